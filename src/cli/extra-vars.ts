@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { OptionsError } from '../errors.js';
+
+/** `-e k=v k2=v2`, `-e '{"k": 1}'` or `-e @vars.yaml`, merged left to right like ansible-playbook. */
+export function parseExtraVars(items: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of items) {
+    const text = item.trim();
+    if (text.startsWith('@')) {
+      let parsed: unknown;
+      try {
+        parsed = parse(readFileSync(text.slice(1), 'utf8'));
+      } catch (err) {
+        throw new OptionsError(`--extra-vars ${text}: ${(err as Error).message}`);
+      }
+      Object.assign(out, parsed ?? {});
+    } else if (text.startsWith('{')) {
+      try {
+        Object.assign(out, JSON.parse(text));
+      } catch (err) {
+        throw new OptionsError(`--extra-vars: invalid JSON: ${(err as Error).message}`);
+      }
+    } else {
+      for (const m of text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|'([^']*)'|(\S*))/g)) {
+        const raw = m[3] ?? m[4] ?? m[5] ?? '';
+        out[m[1]!] = m[3] !== undefined || m[4] !== undefined ? raw : coerce(raw);
+      }
+    }
+  }
+  return out;
+}
+
+function coerce(v: string): unknown {
+  if (/^-?\d+$/.test(v)) return Number(v);
+  if (v === 'true' || v === 'True') return true;
+  if (v === 'false' || v === 'False') return false;
+  return v;
+}

@@ -1,0 +1,305 @@
+import { z } from 'zod';
+import { CommandError, InputError, OptionsError } from '../errors.js';
+import type { HostFacts } from '../facts/host-facts.js';
+import { gatherHostFacts } from '../facts/gather-host-facts.js';
+import type { Inventory, InventoryHost } from '../inventory/types.js';
+import { validateHostVars } from '../inventory/validate.js';
+import { redact } from '../secrets.js';
+import type { Transport } from '../transport/types.js';
+import { Semaphore } from '../util/semaphore.js';
+import { batchExceedsFailures, serialBatches } from './batches.js';
+import type { Phase } from './phase.js';
+import type { Play, Playbook } from './playbook.js';
+import { summarize, type RunReport, type StepRecord } from './records.js';
+import type { RunEvents } from './reporter.js';
+import { errorMessage, runSteps, type StepUnit } from './step-runner.js';
+import type { AnyZodObject, Handler, HostContext, PlayContext, Role, RoleContext, RunOptions } from './types.js';
+
+export interface RunRequest {
+  inventory: Inventory;
+  playbook: Playbook;
+  phases: Phase[];
+  limit?: string;
+  options: RunOptions;
+  events: RunEvents;
+  connect(host: InventoryHost): Promise<Transport>;
+  version: string;
+  projectDir: string;
+}
+
+interface HostState {
+  transport?: Transport;
+  facts?: HostFacts;
+  state: 'ok' | 'failed' | 'unreachable';
+  error?: string;
+}
+
+/** Every variable name some role of the playbook declares: typo detection compares against these. */
+export function knownVarNames(playbook: Playbook): Set<string> {
+  const names = new Set<string>();
+  for (const play of playbook.plays) for (const { role } of play.roles) for (const k of Object.keys(role.vars.shape)) names.add(k);
+  return names;
+}
+
+export function playSchema(play: Play): AnyZodObject {
+  return play.roles.reduce<AnyZodObject>((s, { role }) => s.merge(role.vars) as AnyZodObject, z.object({}));
+}
+
+export function selectPlayHosts(inventory: Inventory, play: Play, limit: Set<string> | undefined): string[] {
+  let hosts: string[];
+  try {
+    hosts = inventory.selectHosts(play.hosts);
+  } catch (err) {
+    if (err instanceof InputError) return []; // like Ansible: a play whose pattern matches nothing is skipped
+    throw err;
+  }
+  return limit ? hosts.filter((h) => limit.has(h)) : hosts;
+}
+
+export async function runPlaybook(req: RunRequest): Promise<RunReport> {
+  const startedAt = new Date();
+  const { inventory, playbook, events, options } = req;
+  let limit: Set<string> | undefined;
+  if (req.limit) {
+    try {
+      limit = new Set(inventory.selectHosts(req.limit));
+    } catch (err) {
+      throw new OptionsError(`--limit ${req.limit}: ${(err as Error).message}`);
+    }
+  }
+  const playHosts = new Map(playbook.plays.map((p) => [p, selectPlayHosts(inventory, p, limit)]));
+  const targets = inventory.hostOrder.filter((h) => [...playHosts.values()].some((hs) => hs.includes(h)));
+  if (targets.length === 0) throw new OptionsError('no hosts to run on: the inventory, the plays and --limit leave nothing');
+
+  // Validate every host's variables before touching any host: bad input never half-provisions.
+  const known = knownVarNames(playbook);
+  const playVars = new Map<Play, Map<string, Record<string, unknown>>>();
+  for (const play of playbook.plays) {
+    const schema = playSchema(play);
+    const vars = new Map<string, Record<string, unknown>>();
+    for (const h of playHosts.get(play)!) vars.set(h, validateHostVars(inventory.hosts.get(h)!, schema, { inventoryFile: inventory.files[0]!, knownNames: known }));
+    playVars.set(play, vars);
+  }
+
+  const records: StepRecord[] = [];
+  const hosts = new Map<string, HostState>(targets.map((h) => [h, { state: 'ok' }]));
+  const forks = new Semaphore(options.forks);
+  events.connectStart(targets);
+  await Promise.all(
+    targets.map((name) =>
+      forks.with(async () => {
+        const st = hosts.get(name)!;
+        const started = Date.now();
+        try {
+          st.transport = await req.connect(inventory.hosts.get(name)!);
+          st.facts = await gatherHostFacts(st.transport);
+          events.hostConnected(name, `${st.facts.os.pretty}, ${st.facts.primaryAddress}`);
+        } catch (err) {
+          const message = errorMessage(err);
+          st.state = st.transport ? 'failed' : 'unreachable';
+          st.error = message;
+          const r: StepRecord = { host: name, play: '', phase: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
+          records.push(r);
+          events.hostUnreachable(name, message);
+        }
+      }),
+    ),
+  );
+
+  const shared = new Map<string, unknown>();
+  const runOnce = new Map<string, string>();
+  try {
+    for (const play of playbook.plays) {
+      const all = playHosts.get(play)!;
+      if (all.length === 0) continue;
+      events.playStart(play.name, all);
+      const playCtx: PlayContext = {
+        name: play.name,
+        hosts: all,
+        inventory,
+        facts: (h) => hosts.get(h)?.facts,
+        isFailed: (h) => (hosts.get(h)?.state ?? 'ok') !== 'ok',
+        shared,
+        options,
+        projectDir: req.projectDir,
+      };
+      for (const batch of serialBatches(all, play.serial)) {
+        const aborted = await runBatch(play, batch, playCtx, playVars.get(play)!, { req, hosts, records, forks, runOnce });
+        if (aborted) break;
+      }
+      events.playEnd(play.name);
+    }
+  } finally {
+    await Promise.all([...hosts.values()].map((s) => s.transport?.close()));
+  }
+
+  const report: RunReport = {
+    version: req.version,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    check: options.check,
+    phases: req.phases,
+    hosts: targets.map((h) => {
+      const s = hosts.get(h)!;
+      return summarize(h, records, s.transport?.roundTrips ?? 0, s.state, s.error);
+    }),
+    steps: records,
+  };
+  events.runEnd(report);
+  return report;
+}
+
+interface BatchEnv {
+  req: RunRequest;
+  hosts: Map<string, HostState>;
+  records: StepRecord[];
+  forks: Semaphore;
+  runOnce: Map<string, string>;
+}
+
+/** Runs the requested phases of one play on one batch; true when the play must stop (max_fail_percentage). */
+async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars: Map<string, Record<string, unknown>>, env: BatchEnv): Promise<boolean> {
+  const { req, hosts } = env;
+  const live = () => batch.filter((h) => hosts.get(h)!.state === 'ok');
+  for (const phase of req.phases) {
+    const roles = play.roles.filter(({ role }) => role.phases[phase] || hasHandlers(role));
+    if (!roles.some(({ role }) => role.phases[phase])) continue;
+    const phaseHosts = live();
+    if (phaseHosts.length === 0) break;
+    req.events.phaseStart(play.name, phase, phaseHosts);
+    const notified = new Map<string, Set<string>>(phaseHosts.map((h) => [h, new Set()]));
+    const contexts = new Map<string, RoleContext<Record<string, unknown>>>();
+    await Promise.all(
+      phaseHosts.map((h) =>
+        env.forks.with(async () => {
+          const ctx = makeContext(h, phase, playCtx, vars.get(h)!, env);
+          contexts.set(h, ctx);
+          let ok = true;
+          try {
+            const units = await phaseUnits(play, phase, ctx, req.options);
+            ok = await runSteps(ctx, units, stepEnv(play, phase, h, notified, env));
+          } catch (err) {
+            ok = false;
+            failHost(env, play, phase, h, 'planning', errorMessage(err));
+          }
+          if (!ok) markFailed(env, h);
+          req.events.hostPhaseEnd(h, phase, !ok);
+        }),
+      ),
+    );
+    await runHandlers(play, phase, contexts, notified, env);
+    req.events.phaseEnd(play.name, phase);
+    const failed = batch.filter((h) => hosts.get(h)!.state !== 'ok').length;
+    if (batchExceedsFailures(failed, batch.length, play.maxFailPercentage)) return true;
+  }
+  return false;
+}
+
+function hasHandlers(role: Role): boolean {
+  return Object.keys(role.handlers ?? {}).length > 0;
+}
+
+async function phaseUnits(play: Play, phase: Phase, ctx: RoleContext<Record<string, unknown>>, options: RunOptions): Promise<StepUnit[]> {
+  const units: StepUnit[] = [];
+  for (const { role, tags } of play.roles) {
+    const build = role.phases[phase];
+    if (!build) continue;
+    for (const step of await build(ctx as never)) {
+      const stepTags = new Set([...(step.tags ?? []), ...tags, role.name, phase]);
+      if (options.tags.length && !options.tags.some((t) => stepTags.has(t))) continue;
+      if (options.skipTags.some((t) => stepTags.has(t))) continue;
+      units.push({ step, role: role.name });
+    }
+  }
+  return units;
+}
+
+function stepEnv(play: Play, phase: Phase, host: string, notified: Map<string, Set<string>>, env: BatchEnv) {
+  return {
+    play: play.name,
+    phase,
+    events: env.req.events,
+    records: env.records,
+    runOnce: env.runOnce,
+    notify: (handler: string) => notified.get(host)?.add(handler),
+    setFacts: (f: HostFacts) => {
+      env.hosts.get(host)!.facts = f;
+    },
+  };
+}
+
+function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record<string, unknown>, env: BatchEnv): RoleContext<Record<string, unknown>> {
+  const st = env.hosts.get(host)!;
+  const transport = st.transport!;
+  const ctx: RoleContext<Record<string, unknown>> = {
+    name: host,
+    host: play.inventory.hosts.get(host)!,
+    get facts() {
+      return st.facts!;
+    },
+    transport,
+    phase,
+    play,
+    check: play.options.check,
+    diff: play.options.diff,
+    vars,
+    progress: (line: string) => env.req.events.stepProgress(host, redact(line)),
+    run: async (script, opts) => {
+      const r = await transport.script(script, { timeoutMs: opts?.timeoutMs });
+      if (!(opts?.okCodes ?? [0]).includes(r.code)) {
+        throw new CommandError(redact(script), r.code, redact(r.stderr), redact(r.stdout), host);
+      }
+      return r.stdout;
+    },
+  };
+  return ctx;
+}
+
+function markFailed(env: BatchEnv, host: string): void {
+  const st = env.hosts.get(host)!;
+  if (st.state === 'ok') st.state = 'failed';
+  const last = [...env.records].reverse().find((r) => r.host === host && r.status === 'failed');
+  if (last && !st.error) st.error = `${last.role ? `${last.role}: ` : ''}${last.step}: ${last.message ?? 'failed'}`;
+}
+
+function failHost(env: BatchEnv, play: Play, phase: Phase, host: string, step: string, message: string): void {
+  const r: StepRecord = { host, play: play.name, phase, role: '', step, status: 'failed', changed: false, durationMs: 0, message };
+  env.records.push(r);
+  env.req.events.stepEnd(r);
+}
+
+/** Notified handlers run once per host at the end of the phase, in the order the roles define them. */
+async function runHandlers(play: Play, phase: Phase, contexts: Map<string, RoleContext<Record<string, unknown>>>, notified: Map<string, Set<string>>, env: BatchEnv): Promise<void> {
+  const defined: { name: string; role: string; handler: Handler<Record<string, unknown>> }[] = [];
+  for (const { role } of play.roles) for (const [name, handler] of Object.entries(role.handlers ?? {})) defined.push({ name, role: role.name, handler: handler as Handler<Record<string, unknown>> });
+  for (const [host, names] of notified)
+    for (const n of names)
+      if (!defined.some((d) => d.name === n)) failHost(env, play, phase, host, `notify ${n}`, `no role of play '${play.name}' defines a handler named '${n}'`);
+
+  const runOne = async (host: string, d: (typeof defined)[number]): Promise<boolean> => {
+    const ctx = contexts.get(host)!;
+    const units = (await d.handler.steps(ctx)).map((step) => ({ step, role: `${d.role} (handler)` }));
+    const ok = await runSteps(ctx, units, stepEnv(play, phase, host, notified, env));
+    if (!ok) markFailed(env, host);
+    return ok;
+  };
+  for (const d of defined) {
+    const wanting = [...notified].filter(([h, names]) => names.has(d.name) && env.hosts.get(h)!.state === 'ok').map(([h]) => h);
+    if (wanting.length === 0) continue;
+    if (!d.handler.rolling) {
+      await Promise.all(wanting.map((h) => env.forks.with(() => runOne(h, d))));
+      continue;
+    }
+    // Rolling: one host at a time, in play order; the first failure stops the rollout.
+    let stoppedBy: string | undefined;
+    for (const h of env.req.inventory.hostOrder.filter((x) => wanting.includes(x))) {
+      if (stoppedBy) {
+        const r: StepRecord = { host: h, play: play.name, phase, role: `${d.role} (handler)`, step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed; the change is on disk and is applied by the next run` };
+        env.records.push(r);
+        env.req.events.stepEnd(r);
+        continue;
+      }
+      if (!(await runOne(h, d))) stoppedBy = h;
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import type { z } from 'zod';
+import type { HostFacts } from '../facts/host-facts.js';
+import type { Inventory, InventoryHost } from '../inventory/types.js';
+import type { Transport } from '../transport/types.js';
+import type { Phase } from './phase.js';
+
+/** A fact: a read-only shell query whose output is parsed. All facts of a phase run in one batch (one round trip). */
+export interface FactQuery<T = unknown> {
+  /** Identical keys are the same query, run once per batch. */
+  key: string;
+  /** POSIX sh; runs as root (become); its stdout goes to `parse`. */
+  script: string;
+  parse(stdout: string, exitCode: number): T;
+}
+
+export interface FactResults {
+  get<T>(query: FactQuery<T>): T;
+}
+
+/** One remote action. `script` is sent over stdin (may hold secrets); `command` + `input` streams data to a command line. */
+export type RemoteAction =
+  | { script: string; timeoutMs?: number; okCodes?: number[] }
+  | { command: string; input: string | Buffer; timeoutMs?: number; okCodes?: number[] };
+
+export interface Change {
+  /** One line: what changes ("install mosquitto", "write /etc/mosquitto/mosquitto.conf"). */
+  summary: string;
+  /** Unified diff (secrets masked) shown with --diff. */
+  diff?: string;
+  actions?: RemoteAction[];
+  /** Work that is not a remote script (controller-side files, API calls over a forwarded port). */
+  apply?: (ctx: HostContext) => Promise<string | void>;
+}
+
+export type StepPlan =
+  | { changes: Change[]; message?: string }
+  | { skip: string };
+
+export interface Step {
+  name: string;
+  tags?: string[];
+  /** Handlers to notify when this step changed something. */
+  notify?: string[];
+  /** Run on the first healthy host of the play only; the others report it as skipped. */
+  runOnce?: boolean;
+  /** Facts this step reads; all steps' facts of a phase are gathered together. */
+  facts?: FactQuery[];
+  plan(ctx: HostContext, facts: FactResults): StepPlan | Promise<StepPlan>;
+  /** Runs after the changes were applied (not in check mode); throw to fail the step (e.g. a health check). */
+  verify?(ctx: HostContext): Promise<void>;
+  /** The host facts (addresses, firewall tooling…) may differ after this step: refresh them. */
+  refreshesHostFacts?: boolean;
+}
+
+export interface RunOptions {
+  check: boolean;
+  diff: boolean;
+  forks: number;
+  tags: string[];
+  skipTags: string[];
+  verbose: boolean;
+}
+
+/** What a step sees of the play: other hosts' facts, shared results of run-once steps. */
+export interface PlayContext {
+  name: string;
+  /** Hosts this play runs on (after --limit), in inventory order. */
+  hosts: string[];
+  inventory: Inventory;
+  /** Facts of any host connected in this run. */
+  facts(host: string): HostFacts | undefined;
+  /** Hosts that failed or were unreachable so far. */
+  isFailed(host: string): boolean;
+  /** Values published by steps for other hosts and later phases (run-once results, cluster state). */
+  shared: Map<string, unknown>;
+  options: RunOptions;
+  /** Project root (where roles and playbooks live) and inventory directory (pki/ lives there). */
+  projectDir: string;
+}
+
+export interface HostContext {
+  readonly name: string;
+  readonly host: InventoryHost;
+  readonly facts: HostFacts;
+  readonly transport: Transport;
+  readonly phase: Phase;
+  readonly play: PlayContext;
+  readonly check: boolean;
+  readonly diff: boolean;
+  /** A progress line for long steps (package installs, builds, health waits). */
+  progress(line: string): void;
+  /** Run a script as root; throws CommandError on a non-zero exit. */
+  run(script: string, opts?: { timeoutMs?: number; okCodes?: number[] }): Promise<string>;
+}
+
+export interface RoleContext<V> extends HostContext {
+  readonly vars: V;
+}
+
+export interface Handler<V> {
+  steps(ctx: RoleContext<V>): Step[] | Promise<Step[]>;
+  /**
+   * Rolling: across the play's hosts this handler runs one host at a time, in inventory order,
+   * and the rollout stops at the first host whose handler fails.
+   */
+  rolling?: boolean;
+}
+
+export type AnyZodObject = z.ZodObject<z.ZodRawShape>;
+
+export interface Role<S extends AnyZodObject = AnyZodObject> {
+  name: string;
+  description: string;
+  /** The variables this role reads, with types and defaults; validated per host before anything runs. */
+  vars: S;
+  phases: Partial<Record<Phase, (ctx: RoleContext<z.output<S>>) => Step[] | Promise<Step[]>>>;
+  handlers?: Record<string, Handler<z.output<S>>>;
+}
+
+export function defineRole<S extends AnyZodObject>(role: Role<S>): Role<S> {
+  return role;
+}

@@ -1,0 +1,31 @@
+import type { Reporter } from '../engine/reporter.js';
+import { c } from './colors.js';
+
+/** One line per event: for CI logs and pipes (no TTY). */
+export function plainRenderer(o: { diff: boolean; verbose: boolean; write?: (s: string) => void }): Reporter {
+  const out = o.write ?? ((s: string) => process.stdout.write(`${s}\n`));
+  return {
+    connectStart: (hosts) => out(c.bold(`CONNECT [${hosts.join(', ')}]`)),
+    hostUnreachable: (host, message) => out(c.red(`unreachable: [${host}] ${message}`)),
+    hostConnected: (host, summary) => o.verbose && out(c.gray(`connected: [${host}] ${summary}`)),
+    playStart: (play, hosts) => out(`\n${c.bold(`PLAY [${play}] ${'*'.repeat(Math.max(3, 60 - play.length))}`)} ${c.gray(hosts.join(', '))}`),
+    phaseStart: (_play, phase) => out(c.bold(`PHASE [${phase}]`)),
+    stepProgress: (host, line) => o.verbose && out(c.gray(`  … [${host}] ${line}`)),
+    stepEnd: (r) => {
+      const label = { ok: c.green('ok'), changed: c.yellow('changed'), failed: c.red('failed'), skipped: c.cyan('skipped'), unreachable: c.red('unreachable') }[r.status];
+      if (r.status === 'ok' && !o.verbose) return;
+      if (r.status === 'skipped' && !o.verbose) return;
+      const what = r.changes?.length ? ` → ${r.changes.join('; ')}` : '';
+      const msg = r.message && r.status !== 'changed' ? `: ${r.message}` : '';
+      out(`${label}: [${r.host}] ${r.role ? `${r.role} | ` : ''}${r.step}${what}${msg}${c.gray(` (${(r.durationMs / 1000).toFixed(1)}s)`)}`);
+      if (o.diff && r.diff) out(colorDiff(r.diff));
+    },
+  };
+}
+
+export function colorDiff(diff: string): string {
+  return diff
+    .split('\n')
+    .map((l) => (l.startsWith('+') && !l.startsWith('+++') ? c.green(l) : l.startsWith('-') && !l.startsWith('---') ? c.red(l) : l.startsWith('@@') ? c.cyan(l) : l))
+    .join('\n');
+}

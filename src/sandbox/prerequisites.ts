@@ -1,0 +1,69 @@
+// Checks that this machine can run sandboxes, installing missing Debian packages with apt-get.
+import { existsSync } from 'node:fs';
+import { exec, run } from './exec.js';
+
+/** Debian package → a file it provides (to check quickly without dpkg when possible). */
+export const REQUIRED_PACKAGES: Record<string, string> = {
+  debootstrap: '/usr/sbin/debootstrap',
+  'systemd-container': '/usr/bin/systemd-nspawn',
+  'apt-cacher-ng': '/usr/sbin/apt-cacher-ng',
+  nftables: '/usr/sbin/nft',
+  iproute2: '/usr/sbin/ip',
+  'openssh-client': '/usr/bin/ssh-keygen',
+  'util-linux': '/usr/bin/nsenter',
+};
+
+let checked = false;
+
+export class PrerequisiteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PrerequisiteError';
+  }
+}
+
+/** Throws a clear error when the sandbox cannot work here at all (not Linux, not root). */
+export function assertPlatform(): void {
+  if (process.platform !== 'linux') {
+    throw new PrerequisiteError(
+      `the sandbox needs Linux (network namespaces, overlayfs, systemd-nspawn); this is ${process.platform}`,
+    );
+  }
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    throw new PrerequisiteError('the sandbox must run as root (it creates network namespaces, bridges, mounts and containers)');
+  }
+  if (!existsSync('/etc/debian_version')) {
+    throw new PrerequisiteError('the sandbox expects a Debian (12) machine: debootstrap, systemd-nspawn and apt-cacher-ng come from apt');
+  }
+}
+
+async function packageInstalled(pkg: string): Promise<boolean> {
+  const r = await exec('dpkg-query', ['-W', '-f=${Status}', pkg]);
+  return r.code === 0 && r.stdout.includes('install ok installed');
+}
+
+/** Ensures platform and packages; installs missing packages (apt-get update first) and reports it. */
+export async function ensurePrerequisites(log: (line: string) => void = () => {}): Promise<void> {
+  assertPlatform();
+  if (checked) return;
+  const missing: string[] = [];
+  for (const [pkg, file] of Object.entries(REQUIRED_PACKAGES)) {
+    if (!existsSync(file) || !(await packageInstalled(pkg))) missing.push(pkg);
+  }
+  if (missing.length > 0) {
+    log(`installing missing packages: ${missing.join(' ')} (apt-get update + install)`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run('apt-get', ['update'], { env });
+    // Installing apt-cacher-ng may start the distribution's own daemon on port 3142: it is left alone,
+    // the sandbox runs a private instance on another port.
+    await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
+    log(`installed: ${missing.join(' ')}`);
+  }
+  const cg = '/sys/fs/cgroup';
+  if (!existsSync(`${cg}/systemd`) && !existsSync(`${cg}/cgroup.controllers`)) {
+    throw new PrerequisiteError(
+      `no usable cgroup hierarchy found (need ${cg}/systemd (named v1) or a cgroup v2 mount at ${cg})`,
+    );
+  }
+  checked = true;
+}

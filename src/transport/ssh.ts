@@ -1,0 +1,242 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { CommandError, HostKeyError, ProvisionError, UnreachableError } from '../errors.js';
+import type { ConnectionSpec } from '../inventory/connection.js';
+import { containsSecret, redact } from '../secrets.js';
+import { Semaphore, sleep } from '../util/semaphore.js';
+import { appendKnownHost, fingerprint, judgeHostKey, knownHostsName, knownKeysFor, keyTypeOf } from './known-hosts.js';
+import { shq } from './shell-quote.js';
+import { SudoHandshake, wrapWithSudo } from './sudo.js';
+import type { ExecOptions, ExecResult, Transport } from './types.js';
+
+export interface SshOptions {
+  /** Default known_hosts when the inventory names none. */
+  knownHostsFile?: string;
+  acceptNewHostKeys?: boolean;
+  /** Channels open at once on one connection (sshd's MaxSessions defaults to 10). */
+  maxChannels?: number;
+  connectAttempts?: number;
+}
+
+const DEFAULT_KNOWN_HOSTS = join(homedir(), '.ssh', 'known_hosts');
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] as const;
+
+/** One SSH connection per host for the whole run; every command is a channel on it. */
+export class SshTransport implements Transport {
+  #client: Client | undefined;
+  #jump: Client | undefined;
+  #roundTrips = 0;
+  readonly #channels: Semaphore;
+  readonly #knownHosts: string;
+
+  private constructor(
+    readonly spec: ConnectionSpec,
+    private readonly opts: SshOptions,
+  ) {
+    this.#channels = new Semaphore(opts.maxChannels ?? 8);
+    this.#knownHosts = spec.knownHostsFile ?? opts.knownHostsFile ?? DEFAULT_KNOWN_HOSTS;
+  }
+
+  get host(): string {
+    return this.spec.host;
+  }
+  get sshPort(): number {
+    return this.spec.port;
+  }
+  get roundTrips(): number {
+    return this.#roundTrips;
+  }
+
+  static async connect(spec: ConnectionSpec, opts: SshOptions = {}): Promise<SshTransport> {
+    const t = new SshTransport(spec, opts);
+    await t.#connectWithRetry();
+    return t;
+  }
+
+  async #connectWithRetry(): Promise<void> {
+    const attempts = this.opts.connectAttempts ?? 3;
+    let last: unknown;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        this.#client = await this.#open();
+        return;
+      } catch (err) {
+        last = err;
+        if (err instanceof HostKeyError || isAuthFailure(err)) break;
+        if (i < attempts - 1) await sleep(300 * 2 ** i);
+      }
+    }
+    if (last instanceof ProvisionError) throw last;
+    const why = isAuthFailure(last)
+      ? `authentication failed for ${this.spec.user}@${this.spec.address}:${this.spec.port} (check ansible_user / ansible_ssh_private_key_file / ssh-agent)`
+      : `${(last as Error)?.message ?? String(last)} (${this.spec.address}:${this.spec.port}, ${attempts} attempts)`;
+    throw new UnreachableError(this.spec.host, why);
+  }
+
+  async #open(): Promise<Client> {
+    let sock: Duplex | undefined;
+    if (this.spec.jump) {
+      const j = this.spec.jump;
+      this.#jump = await this.#handshake({ host: j.address, port: j.port, username: j.user, keyPath: j.privateKeyPath, label: `jump host ${j.address}` });
+      sock = await new Promise<Duplex>((resolve, reject) =>
+        this.#jump!.forwardOut('127.0.0.1', 0, this.spec.address, this.spec.port, (err, ch) => (err ? reject(err) : resolve(ch))),
+      );
+    }
+    return this.#handshake({ host: this.spec.address, port: this.spec.port, username: this.spec.user, keyPath: this.spec.privateKeyPath, sock, label: this.spec.host });
+  }
+
+  #handshake(o: { host: string; port: number; username: string; keyPath?: string; sock?: Duplex; label: string }): Promise<Client> {
+    const name = knownHostsName(o.host, o.port);
+    let hostKeyProblem: HostKeyError | undefined;
+    const known = new Set(knownKeysFor(this.#knownHosts, name).map((k) => k.type));
+    const algorithms = [...HOST_KEY_ALGORITHMS].sort((a, b) => Number(known.has(b)) - Number(known.has(a)));
+    const config: ConnectConfig = {
+      host: o.host,
+      port: o.port,
+      username: o.username,
+      sock: o.sock as ConnectConfig['sock'],
+      readyTimeout: this.spec.connectTimeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      algorithms: { serverHostKey: algorithms as unknown as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      hostVerifier: (key: Buffer) => {
+        const verdict = judgeHostKey(this.#knownHosts, name, key);
+        if (verdict === 'known') return true;
+        const fp = fingerprint(key);
+        if (verdict === 'unknown' && this.opts.acceptNewHostKeys) {
+          appendKnownHost(this.#knownHosts, name, key);
+          return true;
+        }
+        hostKeyProblem =
+          verdict === 'unknown'
+            ? new HostKeyError(o.label, `unknown host key for ${name} (${keyTypeOf(key)} ${fp}) not in ${this.#knownHosts}. Verify the fingerprint, then re-run with --accept-new-host-keys or add it with: ssh-keyscan -p ${o.port} ${o.host} >> ${this.#knownHosts}`)
+            : new HostKeyError(o.label, `HOST KEY CHANGED for ${name}: offered ${keyTypeOf(key)} ${fp}, which does not match ${this.#knownHosts}. This may be a man-in-the-middle attack. If the host was reinstalled, remove the old key with: ssh-keygen -R ${shq(name)} -f ${this.#knownHosts}`);
+        return false;
+      },
+    };
+    if (o.keyPath) {
+      if (!existsSync(o.keyPath)) throw new UnreachableError(o.label, `private key file ${o.keyPath} does not exist (ansible_ssh_private_key_file)`);
+      config.privateKey = readFileSync(o.keyPath);
+    } else if (process.env.SSH_AUTH_SOCK) {
+      config.agent = process.env.SSH_AUTH_SOCK;
+    } else {
+      const fallback = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find(existsSync);
+      if (fallback) config.privateKey = readFileSync(fallback);
+    }
+    return new Promise((resolve, reject) => {
+      const c = new Client();
+      c.once('ready', () => resolve(c));
+      c.once('error', (err) => reject(hostKeyProblem ?? err));
+      c.on('close', () => {
+        if (c === this.#client) this.#client = undefined;
+      });
+      c.connect(config);
+    });
+  }
+
+  async #live(): Promise<Client> {
+    if (!this.#client) await this.#connectWithRetry();
+    return this.#client!;
+  }
+
+  async #channel(command: string): Promise<ClientChannel> {
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.#live();
+      try {
+        return await new Promise<ClientChannel>((resolve, reject) => client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch))));
+      } catch (err) {
+        // "open failed" = sshd's MaxSessions reached or the connection dropped: back off, reconnect if needed.
+        if (attempt >= 4) throw new UnreachableError(this.spec.host, `cannot open a channel: ${(err as Error).message}`);
+        await sleep(100 * 2 ** attempt);
+      }
+    }
+  }
+
+  #needsSudo(opts?: ExecOptions): boolean {
+    return (opts?.become ?? true) && this.spec.become && !(this.spec.user === this.spec.becomeUser);
+  }
+
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (containsSecret(command)) throw new ProvisionError(`refusing to put a secret on a command line on ${this.host}: ${redact(command).slice(0, 120)}`);
+    return this.#run(command, opts.input, opts);
+  }
+
+  async script(script: string, opts: Omit<ExecOptions, 'input'> = {}): Promise<ExecResult> {
+    return this.#run(`sh -c 'eval "$(cat)"'`, `export LC_ALL=C\n${script}\n`, opts);
+  }
+
+  async #run(command: string, input: string | Buffer | undefined, opts: ExecOptions): Promise<ExecResult> {
+    const sudo = this.#needsSudo(opts);
+    const full = sudo ? wrapWithSudo(command, this.spec.becomeUser) : command;
+    return this.#channels.with(async () => {
+      this.#roundTrips++;
+      const ch = await this.#channel(full);
+      return new Promise<ExecResult>((resolve, reject) => {
+        let stdout = '';
+        let stderr = '';
+        let failure: string | undefined;
+        const handshake = sudo ? new SudoHandshake(this.spec.becomePassword?.reveal()) : undefined;
+        const sendInput = () => {
+          if (input !== undefined) ch.end(input);
+          else ch.end();
+        };
+        const timer = opts.timeoutMs
+          ? setTimeout(() => {
+              failure = `timed out after ${opts.timeoutMs} ms`;
+              ch.signal('KILL');
+              ch.close();
+            }, opts.timeoutMs)
+          : undefined;
+        ch.on('data', (d: Buffer) => {
+          const s = d.toString('utf8');
+          stdout += s;
+          opts.onOutput?.(s);
+        });
+        ch.stderr.on('data', (d: Buffer) => {
+          let s = d.toString('utf8');
+          if (handshake && !handshake.ready) {
+            const r = handshake.feed(s);
+            if (r.error) {
+              failure = r.error;
+              ch.close();
+              return;
+            }
+            if (r.write) ch.write(r.write);
+            s = r.passthrough;
+            if (handshake.ready) sendInput();
+          }
+          stderr += s;
+          if (s) opts.onOutput?.(s);
+        });
+        ch.on('close', (code: number | null, signal?: string) => {
+          if (timer) clearTimeout(timer);
+          if (handshake && !handshake.ready && !failure) failure = `sudo failed: ${handshake.leftover().trim() || `exit ${code}`}`;
+          if (failure) return reject(new CommandError(redact(command), code, redact(`${failure}\n${stderr}`), redact(stdout), this.host));
+          resolve({ stdout, stderr, code: code ?? (signal ? 128 : 255) });
+        });
+        if (!handshake) sendInput();
+      });
+    });
+  }
+
+  async forward(host: string, port: number): Promise<Duplex> {
+    const client = await this.#live();
+    this.#roundTrips++;
+    return new Promise((resolve, reject) =>
+      client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => (err ? reject(new CommandError(`forward to ${host}:${port}`, null, err.message, '', this.host)) : resolve(ch))),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#client?.end();
+    this.#jump?.end();
+    this.#client = undefined;
+  }
+}
+
+function isAuthFailure(err: unknown): boolean {
+  return err instanceof Error && /All configured authentication methods failed/i.test(err.message);
+}
