@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { InputError } from '../errors.js';
@@ -85,7 +85,7 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
         tags = t === undefined ? [] : (JSON.parse(JSON.stringify(t)) as unknown[]).map(String);
       }
       if (typeof roleName !== 'string') fail(node, 'a role entry is a name or { role: name, tags: [...] }', rpath);
-      roles.push({ role: await loadRole(roleName as string, () => fail(node, `unknown role '${roleName}' (roles are folders under roles/: ${availableRoles().join(', ')})`, rpath)), tags });
+      roles.push({ role: await loadRole(roleName as string, dirname(file), () => fail(node, `unknown role '${roleName}' (roles are folders under roles/: ${availableRoles().join(', ')})`, rpath)), tags });
     }
     const serialNode = get('serial');
     const serialRaw = serialNode ? (serialNode as { toJSON(): unknown }).toJSON() : undefined;
@@ -108,8 +108,11 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
   return { file, plays };
 }
 
-function rolesDir(): string {
-  return runningCompiled() ? join(projectDir(), 'dist', 'roles') : join(projectDir(), 'roles');
+/** Like Ansible: roles/ beside the playbook, then the project's roles/. Compiled runs load the dist/ mirror. */
+function roleSearchPath(playbookDir: string): string[] {
+  const project = projectDir();
+  const dirs = [join(playbookDir, 'roles'), join(playbookDir, '..', 'roles'), join(project, 'roles')];
+  return [...new Set(dirs.map((d) => resolve(d)))].map((d) => (runningCompiled() && d.startsWith(`${project}/`) ? join(project, 'dist', d.slice(project.length + 1)) : d));
 }
 
 export function availableRoles(): string[] {
@@ -124,14 +127,15 @@ function readdirNames(dir: string): string[] {
 
 const roleCache = new Map<string, Role>();
 
-export async function loadRole(name: string, notFound: () => never): Promise<Role> {
+export async function loadRole(name: string, playbookDir: string, notFound: () => never): Promise<Role> {
   if (!/^[a-z][a-z0-9_-]*$/.test(name)) notFound();
-  const cached = roleCache.get(name);
+  const entry = runningCompiled() ? 'index.js' : 'index.ts';
+  const file = roleSearchPath(playbookDir).map((d) => join(d, name, entry)).find((f) => existsSync(f));
+  if (!file) return notFound();
+  const cached = roleCache.get(file);
   if (cached) return cached;
-  const file = join(rolesDir(), name, runningCompiled() ? 'index.js' : 'index.ts');
-  if (!existsSync(file)) notFound();
   const mod = (await import(pathToFileURL(file).href)) as { default?: Role };
   if (!mod.default) throw new InputError(`role module does not export a default role`, file);
-  roleCache.set(name, mod.default);
+  roleCache.set(file, mod.default);
   return mod.default;
 }

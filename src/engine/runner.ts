@@ -118,6 +118,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
         hosts: all,
         inventory,
         facts: (h) => hosts.get(h)?.facts,
+        transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined),
         isFailed: (h) => (hosts.get(h)?.state ?? 'ok') !== 'ok',
         shared,
         options,
@@ -257,8 +258,8 @@ function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record
 
 function markFailed(env: BatchEnv, host: string): void {
   const st = env.hosts.get(host)!;
-  if (st.state === 'ok') st.state = 'failed';
-  const last = [...env.records].reverse().find((r) => r.host === host && r.status === 'failed');
+  const last = [...env.records].reverse().find((r) => r.host === host && (r.status === 'failed' || r.status === 'unreachable'));
+  if (st.state === 'ok') st.state = last?.status === 'unreachable' ? 'unreachable' : 'failed';
   if (last && !st.error) st.error = `${last.role ? `${last.role}: ` : ''}${last.step}: ${last.message ?? 'failed'}`;
 }
 

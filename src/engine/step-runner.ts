@@ -1,4 +1,4 @@
-import { CommandError, ProvisionError } from '../errors.js';
+import { CommandError, ProvisionError, UnreachableError } from '../errors.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { redact } from '../secrets.js';
 import { gatherFacts } from './fact-batch.js';
@@ -84,7 +84,7 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
       for (const h of step.notify ?? []) env.notify(h);
       record('changed', { changes: summaries, ...(diff ? { diff: redact(diff) } : {}), ...(plan.message ? { message: plan.message } : {}) });
     } catch (err) {
-      record('failed', { message: errorMessage(err) });
+      record(err instanceof UnreachableError ? 'unreachable' : 'failed', { message: errorMessage(err) });
       return false;
     }
   }

@@ -69,6 +69,8 @@ export interface PlayContext {
   inventory: Inventory;
   /** Facts of any host connected in this run. */
   facts(host: string): HostFacts | undefined;
+  /** The open connection to any host of this run (cross-host checks: a load balancer's view of a broker). */
+  transport(host: string): Transport | undefined;
   /** Hosts that failed or were unreachable so far. */
   isFailed(host: string): boolean;
   /** Values published by steps for other hosts and later phases (run-once results, cluster state). */

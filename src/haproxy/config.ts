@@ -309,8 +309,9 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     comment('backup only ("option allbackups" is deliberately not set).');
     kw('balance first');
   }
-  comment('A connection refused by a dead broker not yet marked down is retried, then sent elsewhere.');
-  kw('option redispatch');
+  comment('A connection refused by a dead broker not yet marked down is retried (1s later, "retries"),');
+  comment('each retry free to pick another server ("redispatch 1"): by then the dead one is marked down.');
+  kw('option redispatch 1');
   kw(`retries ${t.retries}`);
   comment(`MQTT health check: log in as "${i.healthCheck.username}" (client id "${i.healthCheck.clientId}"),`);
   comment('expect CONNACK "accepted", then DISCONNECT. A broker that is up but refuses logins is down.');

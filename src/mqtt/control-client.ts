@@ -139,7 +139,10 @@ export class ControlClient {
         const grants = await client.subscribeAsync(responseTopic, { qos: 0 });
         if (grants.some((g) => g.qos === 128)) throw new Error('subscription refused (SUBACK 0x80): check the admin role ACLs');
       } catch (e) {
-        throw new StepError(`cannot subscribe to ${responseTopic} on ${this.endpoint}: ${(e as Error).message}`);
+        throw new StepError(
+          `cannot subscribe to ${responseTopic} on ${this.endpoint}: ${redact((e as Error).message)}` +
+            ` (does ${this.username} have subscribe and publishClientReceive rights on ${this.controlPrefix}/${api}/#?)`,
+        );
       }
       this.#subscribed.add(responseTopic);
     }

@@ -12,6 +12,8 @@ import {
   unlinkSync,
   writeFileSync,
   lstatSync,
+  chownSync,
+  chmodSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { exec, pidAlive } from './exec.js';
@@ -117,14 +119,24 @@ function customizeBase(root: string): void {
   );
   writeFile(root, 'etc/apt/apt.conf.d/01proxy', `Acquire::http::Proxy "${APT_PROXY_URL}";\n`);
   // A bare host has no package lists: the first apt-get update fetches them.
-  emptyDir(join(root, 'var/lib/apt/lists'));
-  mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+  const lists = join(root, 'var/lib/apt/lists');
+  for (const e of existsSync(lists) ? readdirSync(lists) : []) {
+    if (e === 'partial') emptyDir(join(lists, e));
+    else removeIfExists(join(lists, e));
+  }
   for (const f of readdirSync(join(root, 'var/cache/apt'))) {
     if (f.endsWith('.bin')) removeIfExists(join(root, 'var/cache/apt', f));
   }
   const archives = join(root, 'var/cache/apt/archives');
   if (existsSync(archives)) {
     for (const f of readdirSync(archives)) if (f.endsWith('.deb')) removeIfExists(join(archives, f));
+  }
+  // apt downloads as user _apt into the partial directories.
+  const aptUser = /^_apt:x:(\d+):/m.exec(readFileSync(join(root, 'etc/passwd'), 'utf8'));
+  for (const d of ['var/lib/apt/lists/partial', 'var/cache/apt/archives/partial']) {
+    mkdirSync(join(root, d), { recursive: true });
+    if (aptUser) chownSync(join(root, d), Number(aptUser[1]), 0);
+    chmodSync(join(root, d), 0o700);
   }
 
   // ssh: keys are generated per host; root logs in with a key only.
@@ -164,11 +176,11 @@ function customizeBase(root: string): void {
   writeFile(root, 'etc/systemd/journald.conf.d/50-provision-sandbox.conf', '[Journal]\nSystemMaxUse=32M\nRuntimeMaxUse=16M\n');
 }
 
-function cleanStaleBuilds(): void {
+async function cleanStaleBuilds(): Promise<void> {
   if (!existsSync(CACHE_ROOT)) return;
   for (const e of readdirSync(CACHE_ROOT)) {
     const m = /^bookworm-base\.(?:tmp|old)-(\d+)$/.exec(e);
-    if (m && !pidAlive(Number(m[1]))) void removeTree(join(CACHE_ROOT, e));
+    if (m && !pidAlive(Number(m[1]))) await removeTree(join(CACHE_ROOT, e));
   }
 }
 
@@ -185,7 +197,7 @@ export async function ensureBaseImage(log: (line: string) => void = () => {}): P
       return BASE_DIR;
     }
     mkdirSync(CACHE_ROOT, { recursive: true });
-    cleanStaleBuilds();
+    await cleanStaleBuilds();
     const tmp = join(CACHE_ROOT, `bookworm-base.tmp-${process.pid}`);
     await removeTree(tmp);
     const started = Date.now();

@@ -112,26 +112,37 @@ export async function removeProxyInterface(): Promise<void> {
   if (linkExists(APT_PROXY_IF)) await exec('ip', ['link', 'del', APT_PROXY_IF]);
 }
 
-/** nftables table keeping the sandbox network closed: nothing from 10.77.0.0/16 is forwarded outside it,
- * and hosts cannot use the controller's other addresses. Rejected (not dropped) so attempts fail at once. */
+/**
+ * nftables table keeping the sandbox network closed. Packets from the hosts to anything outside
+ * 10.77.0.0/16 (the Internet, the controller's other addresses) are rejected in prerouting, so an attempt
+ * fails at once instead of timing out (with ip_forward off the kernel would drop them silently).
+ * The forward rule is a second line of defence should forwarding ever be enabled on this machine.
+ * Traffic inside a sandbox subnet is bridged (br_netfilter shows it to these hooks too) and untouched.
+ */
 export function firewallRuleset(): string {
+  const net = SANDBOX_SUPERNET;
   return `table inet ${NFT_TABLE} {
+  chain prerouting {
+    type filter hook prerouting priority filter - 10; policy accept;
+    iifname "pvbr*" ip daddr != ${net} fib daddr type { unicast, local } counter reject with icmpx type admin-prohibited
+    iifname "pvbr*" ip daddr != ${net} counter drop
+    iifname "pvbr*" ip6 daddr != { fe80::/10, ff00::/8 } counter reject with icmpx type admin-prohibited
+  }
   chain forward {
     type filter hook forward priority filter - 10; policy accept;
-    ip saddr ${SANDBOX_SUPERNET} ip daddr != ${SANDBOX_SUPERNET} counter reject with icmpx type admin-prohibited
+    ip saddr ${net} ip daddr != ${net} counter reject with icmpx type admin-prohibited
     iifname "pvbr*" meta nfproto ipv6 counter reject with icmpx type admin-prohibited
-  }
-  chain input {
-    type filter hook input priority filter - 10; policy accept;
-    iifname "pvbr*" ip daddr != ${SANDBOX_SUPERNET} counter reject with icmpx type admin-prohibited
   }
 }
 `;
 }
 
+/** Marker proving the installed table is the current ruleset. */
+const FIREWALL_MARK = 'fib daddr type { unicast, local }';
+
 export async function ensureFirewall(): Promise<void> {
   const cur = await exec('nft', ['list', 'table', 'inet', NFT_TABLE]);
-  if (cur.code === 0 && cur.stdout.includes('admin-prohibited') && cur.stdout.includes('chain input')) return;
+  if (cur.code === 0 && cur.stdout.includes(FIREWALL_MARK) && cur.stdout.includes('chain forward')) return;
   if (cur.code === 0) await exec('nft', ['delete', 'table', 'inet', NFT_TABLE]);
   await run('nft', ['-f', '-'], { input: firewallRuleset() });
 }

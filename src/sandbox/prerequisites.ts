@@ -1,6 +1,6 @@
 // Checks that this machine can run sandboxes, installing missing Debian packages with apt-get.
 import { existsSync } from 'node:fs';
-import { exec, run } from './exec.js';
+import { run } from './exec.js';
 
 /** Debian package → a file it provides (to check quickly without dpkg when possible). */
 export const REQUIRED_PACKAGES: Record<string, string> = {
@@ -37,18 +37,14 @@ export function assertPlatform(): void {
   }
 }
 
-async function packageInstalled(pkg: string): Promise<boolean> {
-  const r = await exec('dpkg-query', ['-W', '-f=${Status}', pkg]);
-  return r.code === 0 && r.stdout.includes('install ok installed');
-}
-
 /** Ensures platform and packages; installs missing packages (apt-get update first) and reports it. */
 export async function ensurePrerequisites(log: (line: string) => void = () => {}): Promise<void> {
   assertPlatform();
   if (checked) return;
   const missing: string[] = [];
   for (const [pkg, file] of Object.entries(REQUIRED_PACKAGES)) {
-    if (!existsSync(file) || !(await packageInstalled(pkg))) missing.push(pkg);
+    // The file the sandbox uses is the evidence (fast: no dpkg call per run).
+    if (!existsSync(file)) missing.push(pkg);
   }
   if (missing.length > 0) {
     log(`installing missing packages: ${missing.join(' ')} (apt-get update + install)`);

@@ -213,6 +213,8 @@ export class SshTransport implements Transport {
         });
         ch.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
+          if (code == null && !signal && !failure && !this.#client)
+            return reject(new UnreachableError(this.host, `connection lost while running: ${redact(command).split('\n')[0]!.slice(0, 80)}`));
           if (handshake && !handshake.ready && !failure) failure = `sudo failed: ${handshake.leftover().trim() || `exit ${code}`}`;
           if (failure) return reject(new CommandError(redact(command), code, redact(`${failure}\n${stderr}`), redact(stdout), this.host));
           resolve({ stdout, stderr, code: code ?? (signal ? 128 : 255) });

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { defineRole, type HostContext } from '../../src/engine/types.js';
+import { zCidr, zPort } from '../../src/inventory/schema.js';
+import { firewall, type FirewallBackend } from '../../src/operations/firewall.js';
+import { packages } from '../../src/operations/package.js';
+import { service } from '../../src/operations/service.js';
+import { brokerVars } from '../mosquitto_config/vars.js';
+
+const vars = z.object({
+  ...brokerVars,
+  firewall_backend: z.enum(['auto', 'nftables', 'ufw', 'firewalld']).default('auto'),
+  prometheus_cidr: z.array(zCidr).default([]),
+  firewall_extra_ports: z.array(z.object({ port: zPort, proto: z.enum(['tcp', 'udp']).default('tcp'), sources: z.array(zCidr).default([]) }).strict()).default([]),
+});
+
+export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend): FirewallBackend {
+  if (wanted !== 'auto') return wanted;
+  return ctx.facts.os.family === 'redhat' ? 'firewalld' : 'nftables';
+}
+
+const PACKAGE: Record<FirewallBackend, string> = { nftables: 'nftables', ufw: 'ufw', firewalld: 'firewalld' };
+
+/** Addresses of the load balancers, as this run knows them (facts, else the inventory's ansible_host). */
+export function loadBalancerAddresses(ctx: HostContext): string[] {
+  const lbs = ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+  return lbs.flatMap((h) => {
+    const f = ctx.play.facts(h);
+    const a = f?.primaryAddress ?? ctx.play.inventory.hosts.get(h)?.vars.ansible_host;
+    return typeof a === 'string' ? [`${a}/32`] : [];
+  });
+}
+
+export default defineRole({
+  name: 'firewall',
+  description: 'Inbound: the SSH port of this run, 8883, 9234 (optionally only from Prometheus), the LB listener from load balancers only; everything else dropped.',
+  vars,
+  phases: {
+    build: (ctx) => [packages({ name: 'firewall tooling', names: [PACKAGE[chosenBackend(ctx, ctx.vars.firewall_backend)]] })],
+    configure: (ctx) => {
+      const v = ctx.vars;
+      const backend = chosenBackend(ctx, v.firewall_backend);
+      const lbSources = loadBalancerAddresses(ctx);
+      const allow = [
+        { port: v.mqtt_tls_port, proto: 'tcp' as const, sources: [], comment: 'MQTT over TLS' },
+        { port: v.exporter_port, proto: 'tcp' as const, sources: v.prometheus_cidr, comment: 'Prometheus exporter' },
+        ...(lbSources.length ? [{ port: v.mqtt_lb_port, proto: 'tcp' as const, sources: lbSources, comment: 'MQTT from load balancers' }] : []),
+        ...v.firewall_extra_ports.map((p) => ({ ...p, comment: 'firewall_extra_ports' })),
+      ];
+      const steps = [firewall({ backend, allow, sshPort: ctx.transport.sshPort, defaultInbound: 'drop' })];
+      if (backend === 'firewalld') steps.unshift(service({ name: 'firewalld', enabled: true, state: 'started' }));
+      return steps;
+    },
+  },
+});

@@ -1,0 +1,17 @@
+import type { HostContext } from '../../src/engine/types.js';
+import { generatedSecret } from '../../src/generated-secrets.js';
+import type { Secret } from '../../src/secrets.js';
+
+/** The broker's own accounts: given in the inventory, or generated once and kept beside it. */
+export function systemCredentials(
+  ctx: HostContext,
+  vars: { mqtt_admin_user: string; mqtt_admin_password?: Secret | undefined; mqtt_health_user: string; mqtt_health_password?: Secret | undefined; exporter_user: string; exporter_password?: Secret | undefined },
+) {
+  const dir = ctx.play.inventory.baseDir;
+  const check = ctx.check;
+  return {
+    admin: { username: vars.mqtt_admin_user, password: vars.mqtt_admin_password ?? generatedSecret(dir, 'mqtt_admin_password', check) },
+    health: { username: vars.mqtt_health_user, password: vars.mqtt_health_password ?? generatedSecret(dir, 'mqtt_health_password', check) },
+    exporter: { username: vars.exporter_user, password: vars.exporter_password ?? generatedSecret(dir, 'exporter_password', check) },
+  };
+}

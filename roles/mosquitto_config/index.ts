@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { mqttDefaultAclAccessSchema, mqttGroupsSchema, mqttRolesSchema, mqttUsersSchema } from '../../src/dynsec/index.js';
+import { defineRole, type HostContext, type Step } from '../../src/engine/types.js';
+import { command } from '../../src/operations/command.js';
+import { directory, file } from '../../src/operations/file.js';
+import { shq } from '../../src/transport/shell-quote.js';
+import { certificateFor } from '../pki/material.js';
+import { tlsVars } from '../pki/vars.js';
+import { systemCredentials } from './credentials.js';
+import { passwordFileSteps } from './password-file.js';
+import { BACKUP_SUFFIX, restartWithRollback } from './restart.js';
+import { renderMosquittoConf } from './template.js';
+import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
+
+const vars = z.object({
+  ...brokerVars,
+  ...tlsVars,
+  max_keepalive: z.number().int().min(5).max(65535).default(60),
+  max_packet_size: z.number().int().min(1024).max(268435455).default(1048576),
+  max_queued_messages: z.number().int().min(0).default(1000),
+  set_tcp_nodelay: z.boolean().default(true),
+  sys_interval: z.number().int().min(1).max(3600).default(10),
+  persistence: z.boolean().default(true),
+  autosave_interval: z.number().int().min(1).default(60),
+  mosquitto_extra_config: z.array(z.string()).default([]),
+  mqtt_users: mqttUsersSchema.default([]),
+  mqtt_roles: mqttRolesSchema.default([]),
+  mqtt_groups: mqttGroupsSchema.default([]),
+  mqtt_default_acl_access: mqttDefaultAclAccessSchema.optional(),
+});
+
+/** Load balancers exist and are other hosts or these: brokers then listen for them on a private port. */
+export function loadBalancerHosts(ctx: HostContext): string[] {
+  return ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+}
+
+export default defineRole({
+  name: 'mosquitto_config',
+  description: 'mosquitto.conf (TLS 8883, local 1883, private LB listener), authentication (dynamic security or password file).',
+  vars,
+  phases: {
+    configure: (ctx) => {
+      const v = ctx.vars;
+      const creds = systemCredentials(ctx, v);
+      const dynsec = v.mqtt_auth_backend === 'dynsec';
+      const steps: Step[] = [directory({ path: BROKER_PATHS.dataDir, owner: 'mosquitto', group: 'mosquitto', mode: '0750' })];
+      if (dynsec) {
+        const pw = creds.admin.password.reveal();
+        steps.push(
+          command({
+            name: 'dynamic-security store with the admin account',
+            creates: BROKER_PATHS.dynsecFile,
+            // The password reaches mosquitto_ctrl on stdin (printf is a shell builtin: no process list).
+            script: `umask 077; printf '%s\\n%s\\n' ${shq(pw)} ${shq(pw)} | mosquitto_ctrl dynsec init ${BROKER_PATHS.dynsecFile} ${shq(creds.admin.username)} >/dev/null && chown mosquitto:mosquitto ${BROKER_PATHS.dynsecFile}`,
+            notify: ['restart mosquitto'],
+          }),
+        );
+      } else {
+        steps.push(...passwordFileSteps(ctx, creds));
+      }
+      const lbs = loadBalancerHosts(ctx);
+      const conf = renderMosquittoConf({
+        ...(dynsec ? { pluginPath: dynsecPluginPath(ctx.facts) } : { passwordFile: BROKER_PATHS.passwordFile, aclFile: BROKER_PATHS.aclFile }),
+        dynsecFile: BROKER_PATHS.dynsecFile,
+        dataDir: BROKER_PATHS.dataDir,
+        certDir: BROKER_PATHS.certDir,
+        localPort: v.mqtt_local_port,
+        tlsPort: v.mqtt_tls_port,
+        ...(lbs.length ? { lb: { address: ctx.facts.primaryAddress, port: v.mqtt_lb_port } } : {}),
+        maxKeepalive: v.max_keepalive,
+        maxPacketSize: v.max_packet_size,
+        maxQueuedMessages: v.max_queued_messages,
+        setTcpNodelay: v.set_tcp_nodelay,
+        sysInterval: v.sys_interval,
+        persistence: v.persistence,
+        autosaveInterval: v.autosave_interval,
+        extra: v.mosquitto_extra_config,
+      });
+      steps.push(file({ name: 'mosquitto.conf', path: BROKER_PATHS.conf, content: conf, owner: 'root', group: 'mosquitto', mode: '0640', backup: true, backupSuffix: BACKUP_SUFFIX, notify: ['restart mosquitto'] }));
+      return steps;
+    },
+  },
+  handlers: {
+    'restart mosquitto': {
+      rolling: true,
+      steps: (ctx) => [
+        restartWithRollback({
+          tlsPort: ctx.vars.mqtt_tls_port,
+          ca: async () => (await certificateFor(ctx, ctx.vars)).caCert,
+          login: systemCredentials(ctx, ctx.vars).admin,
+        }),
+      ],
+    },
+  },
+});

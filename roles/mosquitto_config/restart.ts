@@ -1,0 +1,59 @@
+import { StepError } from '../../src/errors.js';
+import type { HostContext, Step } from '../../src/engine/types.js';
+import { tlsLoginCheck, waitUntil, type BrokerLogin } from '../../src/health/broker-health.js';
+import { BROKER_PATHS } from './vars.js';
+
+export const BACKUP_SUFFIX = '.provision-prev';
+
+async function restartService(ctx: HostContext): Promise<void> {
+  const cmd = ctx.facts.init === 'systemd' ? 'systemctl restart mosquitto' : '/etc/init.d/mosquitto restart';
+  await ctx.transport.script(cmd, { timeoutMs: 60_000 });
+}
+
+async function brokerLog(ctx: HostContext): Promise<string> {
+  const cmd =
+    ctx.facts.init === 'systemd'
+      ? 'journalctl -u mosquitto -n 12 --no-pager -o cat 2>/dev/null | grep -v "^$" | tail -n 6'
+      : 'tail -n 6 /var/log/mosquitto/mosquitto.log 2>/dev/null';
+  return (await ctx.transport.script(cmd)).stdout.trim();
+}
+
+/**
+ * Restart, then prove the broker serves: a TLS login with the CA. If it does not come back, the previous
+ * configuration is restored and the broker restarted on it, and the step fails with the broker's own words.
+ */
+export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<string>; login: BrokerLogin; healthTimeoutMs?: number }): Step {
+  return {
+    name: 'restart mosquitto and check it serves TLS logins',
+    plan: () => ({
+      changes: [
+        {
+          summary: 'restart mosquitto',
+          apply: async (ctx) => {
+            const ca = await o.ca();
+            const check = () => tlsLoginCheck(ctx.transport, { port: o.tlsPort, ca, servername: ctx.name, login: o.login });
+            await restartService(ctx);
+            try {
+              await waitUntil(check, o.healthTimeoutMs ?? 15_000);
+              return;
+            } catch (err) {
+              const log = await brokerLog(ctx);
+              const restored = await ctx.transport.script(
+                `set -e; cd ${BROKER_PATHS.confDir}; test -f mosquitto.conf${BACKUP_SUFFIX}; cp -p mosquitto.conf mosquitto.conf.failed; mv -f mosquitto.conf${BACKUP_SUFFIX} mosquitto.conf`,
+              );
+              let after = 'no previous configuration to restore';
+              if (restored.code === 0) {
+                await restartService(ctx);
+                after = await waitUntil(check, o.healthTimeoutMs ?? 15_000).then(
+                  () => 'previous configuration restored, broker serving again (failed one kept as mosquitto.conf.failed)',
+                  (e: Error) => `previous configuration restored but the broker is still unhealthy: ${e.message}`,
+                );
+              }
+              throw new StepError(`mosquitto did not come back healthy (${(err as Error).message}); ${after}. Broker log:\n${log}`);
+            }
+          },
+        },
+      ],
+    }),
+  };
+}

@@ -1,0 +1,59 @@
+export interface MosquittoConfInput {
+  pluginPath?: string;
+  passwordFile?: string;
+  aclFile?: string;
+  dynsecFile: string;
+  dataDir: string;
+  certDir: string;
+  localPort: number;
+  tlsPort: number;
+  lb?: { address: string; port: number };
+  maxKeepalive: number;
+  maxPacketSize: number;
+  setTcpNodelay: boolean;
+  sysInterval: number;
+  persistence: boolean;
+  autosaveInterval: number;
+  maxQueuedMessages: number;
+  extra: string[];
+}
+
+/** /etc/mosquitto/mosquitto.conf, whole: what runs is what this renders, nothing inherited. */
+export function renderMosquittoConf(i: MosquittoConfInput): string {
+  const auth = i.pluginPath
+    ? [`plugin ${i.pluginPath}`, `plugin_opt_config_file ${i.dynsecFile}`]
+    : [`password_file ${i.passwordFile}`, `acl_file ${i.aclFile}`];
+  const lines = [
+    '# Managed by provision: local changes are overwritten on the next run.',
+    'per_listener_settings false',
+    'allow_anonymous false',
+    ...auth,
+    '',
+    `persistence ${i.persistence}`,
+    `persistence_location ${i.dataDir}/`,
+    `autosave_interval ${i.autosaveInterval}`,
+    `sys_interval ${i.sysInterval}`,
+    `max_keepalive ${i.maxKeepalive}`,
+    `max_packet_size ${i.maxPacketSize}`,
+    `max_queued_messages ${i.maxQueuedMessages}`,
+    `set_tcp_nodelay ${i.setTcpNodelay}`,
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    'connection_messages true',
+    '',
+    '# Local plain listener: the exporter and provision itself (through SSH) connect here.',
+    `listener ${i.localPort} 127.0.0.1`,
+    '',
+    '# Clients: TLS only.',
+    `listener ${i.tlsPort}`,
+    `cafile ${i.certDir}/ca.crt`,
+    `certfile ${i.certDir}/server.crt`,
+    `keyfile ${i.certDir}/server.key`,
+    'tls_version tlsv1.2',
+  ];
+  if (i.lb) lines.push('', '# Load balancers only (TLS ends at HAProxy; the firewall admits the load balancers alone).', `listener ${i.lb.port} ${i.lb.address}`);
+  if (i.extra.length) lines.push('', '# mosquitto_extra_config', ...i.extra);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { zPort, zSecret } from '../../src/inventory/schema.js';
+
+/** Variables several broker roles read; one definition so their types never disagree. */
+export const brokerVars = {
+  mqtt_tls_port: zPort.default(8883),
+  mqtt_local_port: zPort.default(1883),
+  /** Plain listener on the broker's private address for load-balancer traffic (TLS ends at HAProxy). */
+  mqtt_lb_port: zPort.default(1884),
+  mqtt_auth_backend: z.enum(['dynsec', 'password_file']).default('dynsec'),
+  mqtt_admin_user: z.string().min(1).default('provision-admin'),
+  mqtt_admin_password: zSecret.optional(),
+  mqtt_health_user: z.string().min(1).default('provision-health'),
+  mqtt_health_password: zSecret.optional(),
+  exporter_user: z.string().min(1).default('provision-exporter'),
+  exporter_password: zSecret.optional(),
+  exporter_port: zPort.default(9234),
+};
+
+export const BROKER_PATHS = {
+  confDir: '/etc/mosquitto',
+  conf: '/etc/mosquitto/mosquitto.conf',
+  certDir: '/etc/mosquitto/certs',
+  dataDir: '/var/lib/mosquitto',
+  dynsecFile: '/var/lib/mosquitto/dynamic-security.json',
+  passwordFile: '/etc/mosquitto/passwd',
+  aclFile: '/etc/mosquitto/acl',
+};
+
+export function dynsecPluginPath(facts: { os: { family: string }; multiarch: string }): string {
+  return facts.os.family === 'redhat' ? '/usr/lib64/mosquitto_dynamic_security.so' : `/usr/lib/${facts.multiarch}/mosquitto_dynamic_security.so`;
+}

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
+import { service } from '../../src/operations/service.js';
+import { systemCredentials } from '../mosquitto_config/credentials.js';
+import { restartWithRollback } from '../mosquitto_config/restart.js';
+import { BROKER_PATHS, brokerVars } from '../mosquitto_config/vars.js';
+import { certificateFor } from '../pki/material.js';
+import { tlsVars } from '../pki/vars.js';
+
+/** Was mosquitto started before its configuration or certificates last changed? (An interrupted rollout leaves that.) */
+const staleBroker: FactQuery<boolean> = {
+  key: 'mosquitto:stale',
+  script: `started=$(systemctl show mosquitto -p ActiveEnterTimestamp --value 2>/dev/null); [ -n "$started" ] || exit 0
+s=$(date -d "$started" +%s 2>/dev/null) || exit 0
+newest=$(stat -c %Y ${BROKER_PATHS.conf} ${BROKER_PATHS.certDir}/*.crt ${BROKER_PATHS.certDir}/*.key 2>/dev/null | sort -n | tail -n 1)
+[ -n "$newest" ] && [ "$newest" -gt "$s" ] && echo stale || true`,
+  parse: (out) => out.trim() === 'stale',
+};
+
+export default defineRole({
+  name: 'mosquitto_runtime',
+  description: 'mosquitto enabled and running; restarted (with health check and rollback) only when its configuration changed since it started.',
+  vars: z.object({ ...brokerVars, ...tlsVars }),
+  phases: {
+    runtime: (ctx) => {
+      const restart = restartWithRollback({
+        tlsPort: ctx.vars.mqtt_tls_port,
+        ca: async () => (await certificateFor(ctx, ctx.vars)).caCert,
+        login: systemCredentials(ctx, ctx.vars).admin,
+      });
+      const pending: Step = {
+        name: 'apply a configuration the running broker has not loaded yet',
+        facts: ctx.facts.init === 'systemd' ? [staleBroker] : [],
+        plan: (c, facts) => (c.facts.init === 'systemd' && facts.get(staleBroker) ? restart.plan(c, facts) : { changes: [] }),
+      };
+      return [service({ name: 'mosquitto', enabled: true, state: 'started' }), pending];
+    },
+  },
+});

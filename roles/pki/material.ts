@@ -1,0 +1,51 @@
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { HostContext } from '../../src/engine/types.js';
+import { ensureServerCert, type CertMaterial } from '../../src/pki/index.js';
+
+export interface TlsVars {
+  pki_dir?: string | undefined;
+  tls_key_type: 'ec' | 'rsa';
+  tls_extra_sans: string[];
+  tls_renew_before_days: number;
+  tls_ca_cert?: string | undefined;
+  tls_ca_key?: string | undefined;
+  cluster_vip?: string | undefined;
+}
+
+const cache = new Map<string, Promise<CertMaterial>>();
+
+export function pkiDir(ctx: HostContext, vars: TlsVars): string {
+  return vars.pki_dir ? join(ctx.play.inventory.baseDir, vars.pki_dir) : join(ctx.play.inventory.baseDir, 'pki');
+}
+
+/** Names a client may use for this host: inventory name, hostname, FQDN, addresses, plus extra names and the VIP. */
+export function sansFor(ctx: HostContext, vars: TlsVars, extra: string[] = []): { dns: string[]; ip: string[] } {
+  const ansibleHost = ctx.host.vars.ansible_host;
+  const names = [ctx.name, ctx.facts.hostname, ctx.facts.fqdn, ...(typeof ansibleHost === 'string' ? [ansibleHost] : []), ...ctx.facts.addresses, ...vars.tls_extra_sans, ...extra, ...(vars.cluster_vip ? [vars.cluster_vip.split('/')[0]!] : [])];
+  const unique = [...new Set(names.filter(Boolean))];
+  return { dns: unique.filter((n) => !isIP(n)).sort(), ip: unique.filter((n) => isIP(n)).sort() };
+}
+
+/** The host's server certificate, issued or reused once per run (every step of the run sees the same bytes). */
+export function certificateFor(ctx: HostContext, vars: TlsVars, extra: string[] = []): Promise<CertMaterial> {
+  const dir = pkiDir(ctx, vars);
+  const key = `${dir}:${ctx.name}`;
+  let p = cache.get(key);
+  if (!p) {
+    const sans = sansFor(ctx, vars, extra);
+    p = ensureServerCert({
+      dir,
+      host: ctx.name,
+      dnsNames: sans.dns,
+      ipAddresses: sans.ip,
+      keyType: vars.tls_key_type,
+      renewBeforeDays: vars.tls_renew_before_days,
+      check: ctx.check,
+      ...(vars.tls_ca_cert ? { caCert: join(ctx.play.inventory.baseDir, vars.tls_ca_cert) } : {}),
+      ...(vars.tls_ca_key ? { caKey: join(ctx.play.inventory.baseDir, vars.tls_ca_key) } : {}),
+    });
+    cache.set(key, p);
+  }
+  return p;
+}

@@ -1,0 +1,135 @@
+/**
+ * Inventory form of the desired dynamic-security state:
+ *
+ *   mqtt_default_acl_access: { subscribe: false, publishClientSend: false }
+ *   mqtt_roles:  [{ rolename: sensors, textname: Sensors, acls: [{ acltype: publishClientSend, topic: "sensors/#", allow: true, priority: 1 }] }]
+ *   mqtt_groups: [{ groupname: field, roles: [sensors, { rolename: ops, priority: 2 }] }]
+ *   mqtt_users:  [{ username: bob, password: "{{ lookup('env','BOB_PW') }}", roles: [sensors], groups: [field], disabled: false }]
+ *
+ * Role references may be a plain rolename or `{ rolename, priority }`. Passwords may be strings or
+ * `Secret`s (env/file lookups); both become `Secret`.
+ */
+import { z } from 'zod';
+import { Secret } from '../secrets.js';
+import { ACL_TYPES, DEFAULT_ACL_TYPES, type DesiredAuth } from './types.js';
+
+const name = z.string().min(1).max(65535).refine((s) => !/[\u0000]/.test(s), 'must not contain NUL characters');
+
+export const secretSchema = z
+  .union([z.string().min(1, 'password must not be empty'), z.instanceof(Secret)])
+  .transform((v) => (typeof v === 'string' ? new Secret(v) : v))
+  .refine((s) => s.reveal().length > 0, 'password must not be empty');
+
+export const roleRefSchema = z
+  .union([
+    name,
+    z
+      .object({
+        rolename: name,
+        priority: z.number().int().optional(),
+      })
+      .strict(),
+  ])
+  .transform((v) => (typeof v === 'string' ? { rolename: v } : v));
+
+export const mqttAclSchema = z
+  .object({
+    acltype: z.enum(ACL_TYPES),
+    topic: z.string().min(1),
+    allow: z.boolean().default(true),
+    priority: z.number().int().optional(),
+  })
+  .strict();
+
+export const mqttUserSchema = z
+  .object({
+    username: name,
+    password: secretSchema,
+    textname: z.string().optional(),
+    roles: z.array(roleRefSchema).default([]),
+    groups: z.array(name).optional(),
+    disabled: z.boolean().optional(),
+  })
+  .strict();
+
+export const mqttRoleSchema = z
+  .object({
+    rolename: name,
+    textname: z.string().optional(),
+    acls: z.array(mqttAclSchema).default([]),
+  })
+  .strict();
+
+export const mqttGroupSchema = z
+  .object({
+    groupname: name,
+    roles: z.array(roleRefSchema).default([]),
+  })
+  .strict();
+
+export const mqttDefaultAclAccessSchema = z
+  .object(Object.fromEntries(DEFAULT_ACL_TYPES.map((k) => [k, z.boolean().optional()])) as Record<(typeof DEFAULT_ACL_TYPES)[number], z.ZodOptional<z.ZodBoolean>>)
+  .strict();
+
+export const mqttUsersSchema = z.array(mqttUserSchema);
+export const mqttRolesSchema = z.array(mqttRoleSchema);
+export const mqttGroupsSchema = z.array(mqttGroupSchema);
+
+/** The four inventory variables together; cross-references are checked (duplicates, unknown roles/groups). */
+export const dynsecInventorySchema = z
+  .object({
+    mqtt_users: mqttUsersSchema.default([]),
+    mqtt_roles: mqttRolesSchema.default([]),
+    mqtt_groups: mqttGroupsSchema.default([]),
+    mqtt_default_acl_access: mqttDefaultAclAccessSchema.optional(),
+  })
+  .superRefine((v, ctx) => {
+    const dup = (list: string[], path: string, what: string) => {
+      const seen = new Set<string>();
+      list.forEach((n, i) => {
+        if (seen.has(n)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path, i], message: `duplicate ${what} "${n}"` });
+        seen.add(n);
+      });
+    };
+    dup(v.mqtt_users.map((u) => u.username), 'mqtt_users', 'username');
+    dup(v.mqtt_roles.map((r) => r.rolename), 'mqtt_roles', 'rolename');
+    dup(v.mqtt_groups.map((g) => g.groupname), 'mqtt_groups', 'groupname');
+    v.mqtt_roles.forEach((r, i) => {
+      const seen = new Set<string>();
+      r.acls.forEach((a, j) => {
+        const k = `${a.acltype} ${a.topic}`;
+        if (seen.has(k)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['mqtt_roles', i, 'acls', j], message: `duplicate ACL ${k} (one entry per acltype and topic)` });
+        seen.add(k);
+      });
+    });
+  });
+
+export type DynsecInventory = z.infer<typeof dynsecInventorySchema>;
+
+/**
+ * Builds `DesiredAuth` from the inventory variables (already parsed or raw). `protectedNames` are
+ * never deleted (default: the admin client and role). Unknown role/group references are reported by
+ * `planDynsec`, which also knows what exists on the broker.
+ */
+export function desiredAuthFromInventory(vars: Record<string, unknown> | DynsecInventory, protectedNames: string[] = ['admin']): DesiredAuth {
+  const v = dynsecInventorySchema.parse({
+    mqtt_users: vars.mqtt_users,
+    mqtt_roles: vars.mqtt_roles,
+    mqtt_groups: vars.mqtt_groups,
+    mqtt_default_acl_access: vars.mqtt_default_acl_access,
+  });
+  return {
+    defaultACLAccess: v.mqtt_default_acl_access,
+    clients: v.mqtt_users.map((u) => ({
+      username: u.username,
+      password: u.password,
+      textname: u.textname,
+      roles: u.roles,
+      groups: u.groups,
+      disabled: u.disabled,
+    })),
+    roles: v.mqtt_roles.map((r) => ({ rolename: r.rolename, textname: r.textname, acls: r.acls })),
+    groups: v.mqtt_groups.map((g) => ({ groupname: g.groupname, roles: g.roles })),
+    protected: [...protectedNames],
+  };
+}

@@ -1,0 +1,180 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { Secret } from '../secrets.js';
+import { expandHostRange, splitHostPort } from './host-range.js';
+import { parseIniInventory } from './ini-inventory.js';
+import { InventoryBuilder, type VarEntry } from './model.js';
+import { selectHosts } from './patterns.js';
+import { hostGroupsInOrder, winningVars, type VarsDir } from './precedence.js';
+import { resolveHostVars } from './resolve.js';
+import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
+import { loadVarsFor } from './vars-files.js';
+import { NO_LOCATION } from './var-source.js';
+import { parseYamlFile } from './yaml-values.js';
+import { parseYamlInventory } from './yaml-inventory.js';
+
+export interface LoadInventoryOptions {
+  /** Environment for `lookup('env', …)` / `from_env` (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** `-e` variables: highest precedence. */
+  extraVars?: Record<string, unknown>;
+}
+
+/** Files Ansible skips when an inventory source is a directory. */
+const IGNORED = /^\.|^(host_vars|group_vars|vars_plugins)$|(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$/;
+
+/**
+ * Load one or more Ansible inventories (`-i` files or directories; YAML or INI) with their group_vars/ and host_vars/,
+ * merge them like Ansible, and resolve every host's variables (precedence, lookups → Secrets, `{{ var }}` references).
+ */
+export async function loadInventory(paths: string[], opts: LoadInventoryOptions = {}): Promise<Inventory> {
+  if (paths.length === 0) throw new InputError('no inventory given (use -i <file>)');
+  const env = opts.env ?? process.env;
+  const b = new InventoryBuilder();
+  const files: string[] = [];
+  const varDirs: string[] = [];
+  const hostFile = new Map<string, string>();
+
+  const parseFile = async (file: string) => {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new InputError(`cannot read inventory file: ${(e as Error).message}`, file);
+    }
+    files.push(file);
+    const before = new Set(b.hostOrder);
+    const baseDir = path.dirname(path.resolve(file));
+    if (looksLikeYaml(file, text)) parseYamlInventory(parseYamlFile(file, text, baseDir), b);
+    else parseIniInventory(file, text, baseDir, b);
+    for (const h of b.hostOrder) if (!before.has(h)) hostFile.set(h, file);
+  };
+
+  const parseDir = async (dir: string) => {
+    for (const name of (await readdir(dir)).sort()) {
+      if (IGNORED.test(name)) continue;
+      const p = path.join(dir, name);
+      const s = await stat(p);
+      if (s.isDirectory()) await parseDir(p);
+      else if (s.isFile()) await parseFile(p);
+    }
+  };
+
+  for (const given of paths) {
+    const p = path.normalize(given);
+    let s;
+    try {
+      s = await stat(p);
+    } catch {
+      if (given.includes(',')) {
+        addHostList(given, b);
+        continue;
+      }
+      throw new InputError(`inventory file not found`, given);
+    }
+    if (s.isDirectory()) {
+      await parseDir(p);
+      varDirs.push(p);
+    } else {
+      await parseFile(p);
+      varDirs.push(path.dirname(p));
+    }
+  }
+  b.finish();
+
+  const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b);
+  const extra = extraEntries(opts.extraVars ?? {});
+  return assemble(b, dirs, extra, env, files, hostFile, path.resolve(varDirs[0] ?? '.'));
+}
+
+/** YAML when the extension says so, or when the text is a mapping such as `all:`; INI otherwise (like Ansible's plugin chain). */
+export function looksLikeYaml(file: string, text: string): boolean {
+  const ext = path.extname(file).toLowerCase();
+  if (['.yml', '.yaml', '.json'].includes(ext)) return true;
+  if (ext === '.ini' || ext === '.cfg') return false;
+  const first = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l && !l.startsWith('#') && !l.startsWith(';'));
+  if (!first) return false;
+  if (first === '---' || first.startsWith('{')) return true;
+  if (first.startsWith('[')) return false;
+  return /^("[^"]*"|'[^']*'|[^\s=:"'[\]]+):(\s|$)/.test(first);
+}
+
+/** `-i 'host1,host2:2222,'`: Ansible's host_list source. */
+function addHostList(list: string, b: InventoryBuilder): void {
+  const loc = NO_LOCATION('(host list)');
+  for (const item of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+    let hp;
+    try {
+      hp = splitHostPort(item);
+    } catch (e) {
+      throw new InputError((e as Error).message, '(host list)', undefined, undefined, item);
+    }
+    for (const name of expandHostRange(hp.name)) {
+      b.addHost(name, 'ungrouped', loc);
+      if (hp.port) b.setHostVar(name, 'ansible_port', { value: hp.port, node: { loc }, file: loc.file });
+    }
+  }
+}
+
+async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuilder): Promise<VarsDir[]> {
+  const display = new Map(shown.map((d) => [path.resolve(d), d]));
+  const out: VarsDir[] = [];
+  for (const abs of absDirs) {
+    const dir = display.get(abs) ?? abs;
+    const groupVars = new Map<string, Map<string, VarEntry>>();
+    const hostVars = new Map<string, Map<string, VarEntry>>();
+    for (const g of b.groups.keys()) {
+      const vars = await loadVarsFor(path.join(dir, 'group_vars'), g);
+      if (vars) groupVars.set(g, vars);
+    }
+    for (const h of b.hosts.keys()) {
+      const vars = await loadVarsFor(path.join(dir, 'host_vars'), h);
+      if (vars) hostVars.set(h, vars);
+    }
+    out.push({ groupVars, hostVars });
+  }
+  return out;
+}
+
+function extraEntries(extra: Record<string, unknown>): Map<string, VarEntry> {
+  const loc = NO_LOCATION('(extra vars)');
+  return new Map(Object.entries(extra).map(([k, value]) => [k, { value, node: { loc }, file: loc.file }]));
+}
+
+function assemble(
+  b: InventoryBuilder, dirs: VarsDir[], extra: Map<string, VarEntry>, env: NodeJS.ProcessEnv,
+  files: string[], hostFile: Map<string, string>, baseDir: string,
+): Inventory {
+  const order = new Map(b.hostOrder.map((h, i) => [h, i]));
+  const byOrder = (names: Iterable<string>) => [...names].sort((x, y) => order.get(x)! - order.get(y)!);
+
+  const groups = new Map<string, InventoryGroup>();
+  for (const g of b.groups.values()) {
+    const hosts = new Set<string>();
+    for (const d of b.descendants(g.name)) for (const h of b.groups.get(d)!.hosts) hosts.add(h);
+    groups.set(g.name, { name: g.name, children: [...g.children], hosts: byOrder(hosts) });
+  }
+  const allGroups = Object.fromEntries([...groups.values()].map((g) => [g.name, g.hosts]));
+
+  const lookupCache = new Map<string, Secret>();
+  const hosts = new Map<string, InventoryHost>();
+  for (const name of b.hostOrder) {
+    const def = b.hosts.get(name)!;
+    const hostGroups = hostGroupsInOrder(b, def);
+    const { vars, varSources } = resolveHostVars(winningVars(b, def, dirs, extra), {
+      host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache,
+    });
+    hosts.set(name, { name, groups: hostGroups, vars, varSources });
+  }
+
+  const hostOrder = [...b.hostOrder];
+  return {
+    files,
+    baseDir,
+    hosts,
+    groups,
+    hostOrder,
+    selectHosts: (pattern: string) => selectHosts(pattern, { groups, hostOrder }),
+  };
+}

@@ -1,0 +1,182 @@
+import {
+  Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument,
+  type Node, type ParsedNode, type Scalar, type ScalarTag, type Tags,
+} from 'yaml';
+import { InputError } from '../errors.js';
+import { UnsafeText, parseLookupMapping, parseLookupString } from './markers.js';
+import { setKey } from './py-literal.js';
+import type { SourceLocation } from './types.js';
+import type { LocNode } from './var-source.js';
+
+/** A parsed YAML file and what is needed to point at its nodes. */
+export interface YamlFile {
+  file: string;
+  baseDir: string;
+  doc: Document.Parsed;
+  lc: LineCounter;
+}
+
+/** PyYAML (YAML 1.1, as Ansible reads it) booleans: yes/no/on/off/true/false, but not y/n. */
+const pyTrue: ScalarTag = {
+  identify: (v) => v === true, default: true, tag: 'tag:yaml.org,2002:bool',
+  test: /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/, resolve: () => true,
+};
+const pyFalse: ScalarTag = {
+  identify: (v) => v === false, default: true, tag: 'tag:yaml.org,2002:bool',
+  test: /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/, resolve: () => false,
+};
+
+function ansibleTags(tags: Tags): Tags {
+  return tags
+    .filter((t) => typeof t === 'string' || (t.tag !== 'tag:yaml.org,2002:timestamp' && t.tag !== 'tag:yaml.org,2002:bool'))
+    .concat([pyTrue, pyFalse]);
+}
+
+/** Parse YAML the way Ansible does (YAML 1.1); any syntax error or duplicate key → InputError at its position. */
+export function parseYamlFile(file: string, text: string, baseDir: string): YamlFile {
+  if (text.startsWith('$ANSIBLE_VAULT;')) {
+    throw new InputError('ansible-vault encrypted files are not supported: use from_env / from_file or lookup() for secrets', file, 1, 1);
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, version: '1.1', customTags: ansibleTags, uniqueKeys: true, prettyErrors: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    const message = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+    const problem = err.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${message}`;
+    throw new InputError(problem, file, pos?.line, pos?.col);
+  }
+  return { file, baseDir, doc, lc };
+}
+
+export function posOf(y: YamlFile, node: Node | null | undefined, fallback?: SourceLocation): SourceLocation {
+  const offset = node?.range?.[0];
+  if (offset === undefined) return fallback ?? { file: y.file, line: 1, column: 1 };
+  const { line, col } = y.lc.linePos(offset);
+  return { file: y.file, line, column: col };
+}
+
+export function fail(problem: string, loc: SourceLocation, path?: string): never {
+  throw new InputError(problem, loc.file, loc.line, loc.column, path);
+}
+
+/** Follow aliases (`*anchor`) to the node they name. */
+export function deref(y: YamlFile, node: unknown): ParsedNode | null {
+  let n = node as ParsedNode | null | undefined;
+  for (let i = 0; n && isAlias(n); i++) {
+    if (i > 50) return null;
+    n = n.resolve(y.doc) as ParsedNode | undefined;
+  }
+  return n ?? null;
+}
+
+export function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<';
+}
+
+/** A readable name for a value's type, for error messages. */
+export function describeNode(node: ParsedNode | null): string {
+  if (!node) return 'nothing';
+  if (isMap(node)) return 'a mapping';
+  if (isSeq(node)) return 'a list';
+  if (isScalar(node)) return describeScalar(node.value);
+  return 'something else';
+}
+
+export function describeScalar(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return `string ${JSON.stringify(v)}`;
+  if (typeof v === 'number') return `number ${v}`;
+  if (typeof v === 'boolean') return `boolean ${v}`;
+  return typeof v;
+}
+
+/** The string key of a mapping entry, or an InputError naming what it must be. */
+export function stringKey(y: YamlFile, key: unknown, what: string): { name: string; loc: SourceLocation } {
+  const node = deref(y, key);
+  const loc = posOf(y, key as Node);
+  if (!isScalar(node) || typeof node.value !== 'string') {
+    const got = isScalar(node) ? describeScalar(node.value) : describeNode(node);
+    fail(`${what} must be a string, got ${got}${isScalar(node) && node.value !== null ? ' (quote it)' : ''}`, loc);
+  }
+  return { name: node.value, loc };
+}
+
+/** Pairs of a mapping with merge keys (`<<: *base`) applied: explicit keys win, earlier merge sources win. */
+export function mapEntries(y: YamlFile, map: ParsedNode, depth = 0): { key: ParsedNode | null; value: ParsedNode | null; keyNode: unknown }[] {
+  if (!isMap(map)) return [];
+  const explicit: { key: ParsedNode | null; value: ParsedNode | null; keyNode: unknown }[] = [];
+  const merged: typeof explicit = [];
+  for (const item of map.items) {
+    if (!isPair(item)) continue;
+    if (isMergeKey(item.key)) {
+      if (depth > 20) fail('merge keys (<<) nested too deeply', posOf(y, item.key as Node));
+      const src = deref(y, item.value);
+      const sources = isSeq(src) ? src.items.map((s) => deref(y, s)) : [src];
+      for (const s of sources) {
+        if (!isMap(s)) fail('a merge key (<<) needs a mapping or a list of mappings', posOf(y, (s ?? item.key) as Node));
+        merged.push(...mapEntries(y, s, depth + 1));
+      }
+      continue;
+    }
+    explicit.push({ key: deref(y, item.key), value: deref(y, item.value), keyNode: item.key });
+  }
+  const seen = new Set(explicit.map((e) => (isScalar(e.key) ? e.key.value : e.key)));
+  for (const e of merged) {
+    const k = isScalar(e.key) ? e.key.value : e.key;
+    if (!seen.has(k)) {
+      seen.add(k);
+      explicit.push(e);
+    }
+  }
+  return explicit;
+}
+
+/**
+ * A YAML value as plain data plus the position of every nested node.
+ * Strings `{{ lookup('env'|'file', …) }}` and `{ from_env | from_file: … }` become LookupRefs; `!unsafe` strings UnsafeText.
+ */
+export function locatedValue(y: YamlFile, raw: unknown, fallback: SourceLocation, depth = 0): { value: unknown; node: LocNode } {
+  const n = deref(y, raw);
+  const loc = n ? posOf(y, n, fallback) : fallback;
+  if (depth > 100) fail('value nested too deeply (recursive anchor?)', loc);
+  if (!n) return { value: null, node: { loc } };
+  if (isScalar(n)) return { value: scalarValue(y, n, loc), node: { loc } };
+  if (isSeq(n)) {
+    const kids = new Map<string | number, LocNode>();
+    const value = n.items.map((item, i) => {
+      const r = locatedValue(y, item, loc, depth + 1);
+      kids.set(i, r.node);
+      return r.value;
+    });
+    return { value, node: { loc, kids } };
+  }
+  if (isMap(n)) {
+    const kids = new Map<string | number, LocNode>();
+    const value: Record<string, unknown> = {};
+    for (const { key, value: v, keyNode } of mapEntries(y, n)) {
+      const keyLoc = posOf(y, keyNode as Node, loc);
+      if (!isScalar(key) || key.value === null || typeof key.value === 'object') fail('mapping keys must be plain values (strings or numbers)', keyLoc);
+      const name = String(key.value);
+      const r = locatedValue(y, v, keyLoc, depth + 1);
+      r.node.keyLoc = keyLoc;
+      setKey(value, name, r.value);
+      kids.set(name, r.node);
+    }
+    const lookup = parseLookupMapping(value, y.baseDir, kids.get('from_env')?.loc ?? kids.get('from_file')?.loc ?? loc);
+    if (lookup) return { value: lookup, node: { loc: lookup.loc } };
+    return { value, node: { loc, kids } };
+  }
+  return { value: null, node: { loc } };
+}
+
+function scalarValue(y: YamlFile, n: Scalar, loc: SourceLocation): unknown {
+  if (n.tag === '!vault') fail('ansible-vault encrypted values (!vault) are not supported: use from_env / from_file or lookup() instead', loc);
+  if (n.tag === '!unsafe') return new UnsafeText(n.value === null ? '' : String(n.value));
+  const v = n.value;
+  if (typeof v === 'string') return parseLookupString(v, y.baseDir, loc) ?? v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof Uint8Array || v instanceof Date) return n.source ?? String(v);
+  return v;
+}
+

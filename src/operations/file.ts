@@ -1,0 +1,197 @@
+import { readFile } from 'node:fs/promises';
+import type { Change, HostContext, Step } from '../engine/types.js';
+import { StepError } from '../errors.js';
+import { DIFF_MAX_BYTES, type PathFacts, checkPath, fileFact, statFact, treeFact } from '../facts/files.js';
+import { redact } from '../secrets.js';
+import { shq } from '../transport/shell-quote.js';
+import { unifiedDiff } from './diff.js';
+import { checkMode, checkValidate, chownSpec, sha256, writeFileActions } from './write-file.js';
+
+export interface FileOptions {
+  path: string;
+  content: string | Buffer;
+  owner?: string;
+  group?: string;
+  /** Octal, e.g. '0640'. Unset: kept when the file exists, 0644 when created. */
+  mode?: string;
+  /** The content holds secrets: no old content is fetched and the diff only says that it changed. */
+  sensitive?: boolean;
+  /** Command with %s (the temp file), e.g. 'haproxy -c -f %s': must pass before the file is replaced. */
+  validate?: string;
+  /** Keep the previous version as path+backupSuffix (default '.provision-prev') before replacing it. */
+  backup?: boolean;
+  backupSuffix?: string;
+  name?: string;
+  notify?: string[];
+  tags?: string[];
+}
+
+export const DEFAULT_BACKUP_SUFFIX = '.provision-prev';
+export const SENSITIVE_DIFF = '(sensitive content changed)';
+
+/** A file with exactly this content, owner, group and mode; written atomically. */
+export function file(o: FileOptions): Step {
+  checkPath(o.path);
+  if (o.mode) checkMode(o.mode);
+  if (o.validate) checkValidate(o.validate);
+  const data = typeof o.content === 'string' ? Buffer.from(o.content, 'utf8') : o.content;
+  const hash = sha256(data);
+  const fetchOld = !o.sensitive && isText(data);
+  const fact = fileFact(o.path, fetchOld ? { wantSha256: hash } : {});
+  return {
+    name: o.name ?? `file ${o.path}`,
+    notify: o.notify,
+    tags: o.tags,
+    facts: [fact],
+    plan: (ctx, facts) => ({ changes: planFile(ctx, facts.get(fact), o, data) }),
+  };
+}
+
+/** Same as `file`, for text rendered by roles; `content` may be a render function (called once, at step creation). */
+export function template(o: Omit<FileOptions, 'content'> & { content: string | (() => string) }): Step {
+  const content = typeof o.content === 'function' ? o.content() : o.content;
+  return file({ ...o, content, name: o.name ?? `template ${o.path}` });
+}
+
+/** The changes that make `o.path` hold `data` (shared by file, copy and systemdUnit). */
+export function planFile(ctx: HostContext, f: PathFacts, o: Omit<FileOptions, 'content'>, data: Buffer): Change[] {
+  if (f.exists && f.type === 'directory') throw new StepError(`${o.path} is a directory, expected a file`);
+  const hash = sha256(data);
+  const mode = o.mode ? checkMode(o.mode) : f.exists && f.type === 'file' && f.mode !== undefined ? octal(f.mode) : '0644';
+  if (!f.exists || f.type !== 'file' || f.sha256 !== hash) {
+    const keep = f.exists && f.type === 'file';
+    const change: Change = {
+      summary: `${keep ? 'update' : 'create'} ${o.path}${o.sensitive ? ' (sensitive)' : ''}`,
+      actions: writeFileActions({
+        path: o.path,
+        data,
+        owner: o.owner ?? (keep ? String(f.uid) : undefined),
+        group: o.group ?? (keep ? String(f.gid) : undefined),
+        mode,
+        validate: o.validate,
+        backupSuffix: o.backup ? (o.backupSuffix ?? DEFAULT_BACKUP_SUFFIX) : undefined,
+        restorecon: ctx.facts.selinux === 'enforcing' || ctx.facts.selinux === 'permissive',
+      }),
+    };
+    if (ctx.diff) change.diff = contentDiff(o.path, keep ? f : { exists: false }, data, o.sensitive ?? false);
+    return [change];
+  }
+  const attrs = attributeChange(o.path, f, { owner: o.owner, group: o.group, mode: o.mode });
+  return attrs ? [attrs] : [];
+}
+
+/** Owner/group/mode drift only: fix just those. */
+export function attributeChange(path: string, f: PathFacts, want: { owner?: string; group?: string; mode?: string }, recursive = false): Change | undefined {
+  const owner = want.owner !== undefined && !sameId(want.owner, f.owner, f.uid) ? want.owner : undefined;
+  const group = want.group !== undefined && !sameId(want.group, f.group, f.gid) ? want.group : undefined;
+  const mode = want.mode !== undefined && Number.parseInt(checkMode(want.mode), 8) !== f.mode ? checkMode(want.mode) : undefined;
+  const own = chownSpec(owner, group);
+  const cmds: string[] = [];
+  const what: string[] = [];
+  if (own || (recursive && f.driftBelow)) {
+    const spec = chownSpec(want.owner, want.group)!;
+    cmds.push(`chown${recursive ? ' -R' : ''} ${shq(spec)} -- ${shq(path)}`);
+    what.push(`owner ${spec}${recursive ? ' (recursive)' : ''}`);
+  }
+  if (mode) {
+    cmds.push(`chmod ${mode} -- ${shq(path)}`);
+    what.push(`mode ${mode}`);
+  }
+  if (cmds.length === 0) return undefined;
+  return { summary: `set ${what.join(', ')} on ${path}`, actions: [{ script: cmds.join('\n') }] };
+}
+
+function sameId(want: string, name: string | undefined, id: number | undefined): boolean {
+  return want === name || (/^\d+$/.test(want) && Number(want) === id);
+}
+
+export function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`.replace(/^0(\d{4})$/, '$1');
+}
+
+function contentDiff(path: string, f: PathFacts, data: Buffer, sensitive: boolean): string {
+  if (sensitive) return SENSITIVE_DIFF;
+  if (!isText(data)) return `(binary content: ${f.exists ? `${f.size} bytes → ` : ''}${data.length} bytes)`;
+  if (data.length > DIFF_MAX_BYTES) return `(content over ${DIFF_MAX_BYTES / 1024} KiB: ${f.exists ? `${f.size} bytes → ` : ''}${data.length} bytes)`;
+  let before = '';
+  if (f.exists) {
+    if (!f.content || !isText(f.content)) return `(old content not shown: ${f.size} bytes, binary or over ${DIFF_MAX_BYTES / 1024} KiB)`;
+    before = f.content.toString('utf8');
+  }
+  return redact(unifiedDiff(before, data.toString('utf8'), path));
+}
+
+export function isText(b: Buffer): boolean {
+  if (b.includes(0)) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A controller-side file (binaries) copied when its sha256 differs from the remote one; streamed when large. */
+export function copy(o: { src: string; dest: string; owner?: string; group?: string; mode?: string; validate?: string; backup?: boolean; name?: string; notify?: string[]; tags?: string[] }): Step {
+  checkPath(o.dest);
+  if (o.mode) checkMode(o.mode);
+  const fact = fileFact(o.dest);
+  return {
+    name: o.name ?? `copy ${o.dest}`,
+    notify: o.notify,
+    tags: o.tags,
+    facts: [fact],
+    async plan(ctx, facts) {
+      const data = await readFile(o.src).catch((err: Error) => {
+        throw new StepError(`cannot read ${o.src} on the controller: ${err.message}`);
+      });
+      const changes = planFile(ctx, facts.get(fact), { ...o, path: o.dest }, data);
+      for (const c of changes) if (c.summary.startsWith('create ') || c.summary.startsWith('update ')) c.summary = `copy ${o.src} → ${o.dest} (${data.length} bytes)`;
+      return { changes };
+    },
+  };
+}
+
+/** A directory with this owner/group/mode; `recursive` applies owner/group (not mode) to everything below. */
+export function directory(o: { path: string; owner?: string; group?: string; mode?: string; recursive?: boolean; name?: string; notify?: string[]; tags?: string[] }): Step {
+  checkPath(o.path);
+  if (o.mode) checkMode(o.mode);
+  const fact = o.recursive ? treeFact(o.path, o.owner, o.group) : statFact(o.path);
+  return {
+    name: o.name ?? `directory ${o.path}`,
+    notify: o.notify,
+    tags: o.tags,
+    facts: [fact],
+    plan(_ctx, facts) {
+      const f = facts.get(fact);
+      if (f.exists && f.type !== 'directory') throw new StepError(`${o.path} exists and is not a directory (${f.type})`);
+      if (!f.exists) {
+        const own = chownSpec(o.owner, o.group);
+        const mode = checkMode(o.mode ?? '0755');
+        const p = shq(o.path);
+        const script = [`mkdir -p -- ${p}`, own ? `chown${o.recursive ? ' -R' : ''} ${shq(own)} -- ${p}` : '', `chmod ${mode} -- ${p}`].filter(Boolean).join('\n');
+        return { changes: [{ summary: `create directory ${o.path}`, actions: [{ script }] }] };
+      }
+      const c = attributeChange(o.path, f, o, o.recursive);
+      return { changes: c ? [c] : [] };
+    },
+  };
+}
+
+/** Nothing at this path (file, link or directory tree). */
+export function absent(o: { path: string; name?: string; notify?: string[]; tags?: string[] }): Step {
+  const path = checkPath(o.path).replace(/\/+$/, '');
+  if (path === '' || path.split('/').filter(Boolean).length < 2) throw new Error(`absent: refusing to remove ${JSON.stringify(o.path)}`);
+  const fact = statFact(path);
+  return {
+    name: o.name ?? `absent ${path}`,
+    notify: o.notify,
+    tags: o.tags,
+    facts: [fact],
+    plan(_ctx, facts) {
+      const f = facts.get(fact);
+      if (!f.exists) return { changes: [] };
+      return { changes: [{ summary: `remove ${f.type === 'directory' ? 'directory ' : ''}${path}`, actions: [{ script: `rm -rf -- ${shq(path)}` }] }] };
+    },
+  };
+}
