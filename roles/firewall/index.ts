@@ -5,6 +5,7 @@ import { firewall, type FirewallBackend } from '../../src/operations/firewall.js
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
+import { isLoadBalancer } from '../haproxy/topology.js';
 
 const vars = z.object({
   ...brokerVars,
@@ -40,10 +41,17 @@ export default defineRole({
       const v = ctx.vars;
       const backend = chosenBackend(ctx, v.firewall_backend);
       const lbSources = loadBalancerAddresses(ctx);
+      const broker = (ctx.play.inventory.groups.get('brokers')?.hosts ?? []).includes(ctx.name);
       const allow = [
         { port: v.mqtt_tls_port, proto: 'tcp' as const, sources: [], comment: 'MQTT over TLS' },
-        { port: v.exporter_port, proto: 'tcp' as const, sources: v.prometheus_cidr, comment: 'Prometheus exporter' },
-        ...(lbSources.length ? [{ port: v.mqtt_lb_port, proto: 'tcp' as const, sources: lbSources, comment: 'MQTT from load balancers' }] : []),
+        ...(broker ? [{ port: v.exporter_port, proto: 'tcp' as const, sources: v.prometheus_cidr, comment: 'Prometheus exporter' }] : []),
+        ...(broker && lbSources.length ? [{ port: v.mqtt_lb_port, proto: 'tcp' as const, sources: lbSources, comment: 'MQTT from load balancers' }] : []),
+        ...(isLoadBalancer(ctx)
+          ? [
+              { port: v.haproxy_metrics_port, proto: 'tcp' as const, sources: v.prometheus_cidr, comment: 'HAProxy metrics' },
+              ...(lbSources.length > 1 ? [{ port: v.haproxy_peers_port, proto: 'tcp' as const, sources: lbSources, comment: 'HAProxy peers' }] : []),
+            ]
+          : []),
         ...v.firewall_extra_ports.map((p) => ({ ...p, comment: 'firewall_extra_ports' })),
       ];
       const steps = [firewall({ backend, allow, sshPort: ctx.transport.sshPort, defaultInbound: 'drop' })];

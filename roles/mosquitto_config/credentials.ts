@@ -5,7 +5,7 @@ import type { Secret } from '../../src/secrets.js';
 /** The broker's own accounts: given in the inventory, or generated once and kept beside it. */
 export function systemCredentials(
   ctx: HostContext,
-  vars: { mqtt_admin_user: string; mqtt_admin_password?: Secret | undefined; mqtt_health_user: string; mqtt_health_password?: Secret | undefined; exporter_user: string; exporter_password?: Secret | undefined },
+  vars: { verify_user: string; verify_password?: Secret | undefined; mqtt_admin_user: string; mqtt_admin_password?: Secret | undefined; mqtt_health_user: string; mqtt_health_password?: Secret | undefined; exporter_user: string; exporter_password?: Secret | undefined },
 ) {
   const dir = ctx.play.inventory.baseDir;
   const check = ctx.check;
@@ -13,5 +13,6 @@ export function systemCredentials(
     admin: { username: vars.mqtt_admin_user, password: vars.mqtt_admin_password ?? generatedSecret(dir, 'mqtt_admin_password', check) },
     health: { username: vars.mqtt_health_user, password: vars.mqtt_health_password ?? generatedSecret(dir, 'mqtt_health_password', check) },
     exporter: { username: vars.exporter_user, password: vars.exporter_password ?? generatedSecret(dir, 'exporter_password', check) },
+    verify: { username: vars.verify_user, password: vars.verify_password ?? generatedSecret(dir, 'verify_password', check) },
   };
 }

@@ -66,6 +66,7 @@ export default defineRole({
         certDir: BROKER_PATHS.certDir,
         localPort: v.mqtt_local_port,
         tlsPort: v.mqtt_tls_port,
+        ...(lbs.includes(ctx.name) ? { tlsBind: '127.0.0.1' } : {}),
         ...(lbs.length ? { lb: { address: ctx.facts.primaryAddress, port: v.mqtt_lb_port } } : {}),
         maxKeepalive: v.max_keepalive,
         maxPacketSize: v.max_packet_size,

@@ -7,6 +7,8 @@ export interface MosquittoConfInput {
   certDir: string;
   localPort: number;
   tlsPort: number;
+  /** Co-located with HAProxy, which owns the public 8883: the broker's TLS listener stays on loopback. */
+  tlsBind?: string;
   lb?: { address: string; port: number };
   maxKeepalive: number;
   maxPacketSize: number;
@@ -47,7 +49,7 @@ export function renderMosquittoConf(i: MosquittoConfInput): string {
     `listener ${i.localPort} 127.0.0.1`,
     '',
     '# Clients: TLS only.',
-    `listener ${i.tlsPort}`,
+    `listener ${i.tlsPort}${i.tlsBind ? ` ${i.tlsBind}` : ''}`,
     `cafile ${i.certDir}/ca.crt`,
     `certfile ${i.certDir}/server.crt`,
     `keyfile ${i.certDir}/server.key`,

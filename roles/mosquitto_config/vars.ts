@@ -15,6 +15,10 @@ export const brokerVars = {
   exporter_user: z.string().min(1).default('provision-exporter'),
   exporter_password: zSecret.optional(),
   exporter_port: zPort.default(9234),
+  haproxy_metrics_port: zPort.default(8404),
+  haproxy_peers_port: zPort.default(10000),
+  verify_user: z.string().min(1).default('provision-verify'),
+  verify_password: zSecret.optional(),
 };
 
 export const BROKER_PATHS = {

@@ -3,6 +3,8 @@ import { desiredAuthFromInventory, type DesiredAuth } from '../../src/dynsec/ind
 import { systemCredentials } from '../mosquitto_config/credentials.js';
 
 export const EXPORTER_ROLE = 'provision-exporter';
+export const VERIFY_ROLE = 'provision-verify';
+export const VERIFY_TOPIC = 'provision/verify';
 
 type CredVars = Parameters<typeof systemCredentials>[1];
 
@@ -14,7 +16,13 @@ export function desiredAuth(ctx: HostContext, vars: CredVars & Record<string, un
     { acltype: 'subscribePattern', topic: '$SYS/#', allow: true },
     { acltype: 'publishClientReceive', topic: '$SYS/#', allow: true },
   ] });
+  d.roles.push({ rolename: VERIFY_ROLE, textname: 'provision verify: end-to-end probes', acls: [
+    { acltype: 'publishClientSend', topic: `${VERIFY_TOPIC}/#`, allow: true },
+    { acltype: 'publishClientReceive', topic: `${VERIFY_TOPIC}/#`, allow: true },
+    { acltype: 'subscribePattern', topic: `${VERIFY_TOPIC}/#`, allow: true },
+  ] });
   d.clients.push(
+    { username: creds.verify.username, password: creds.verify.password, textname: 'provision: verify probes', roles: [{ rolename: VERIFY_ROLE }] },
     { username: creds.exporter.username, password: creds.exporter.password, textname: 'provision: Prometheus exporter', roles: [{ rolename: EXPORTER_ROLE }] },
     { username: creds.health.username, password: creds.health.password, textname: 'provision: health checks', roles: [] },
   );

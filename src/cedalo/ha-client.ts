@@ -124,11 +124,11 @@ export class HaClient {
   }
 
   async addNode(n: ClusterNode): Promise<void> {
-    await this.call('addNode', node(n));
+    await this.call('addNode', { ...node(n) });
   }
 
   async removeNode(n: ClusterNode): Promise<void> {
-    await this.call('removeNode', node(n));
+    await this.call('removeNode', { ...node(n) });
   }
 
   async leaveCluster(): Promise<void> {

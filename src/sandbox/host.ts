@@ -333,7 +333,7 @@ export async function bootHost(state: SandboxState, host: HostState): Promise<nu
   if (hostRunning(state.name, host)) {
     throw new Error(`host ${state.name}/${host.name} has a running container without supervisor; stop it first`);
   }
-  await ensureHostNetwork({ index: state.index, netns: host.netns, veth: host.veth, address: host.address });
+  await ensureHostNetwork({ index: state.index, slot: host.slot, netns: host.netns, veth: host.veth, address: host.address });
   await ensureOverlay(state.name, host.name);
   removeHostCgroups(state.name, host.name); // leftovers of a previous boot
   ensureHostCgroups(state.name, host.name);

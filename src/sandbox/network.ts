@@ -12,6 +12,15 @@ import {
   SANDBOX_SUPERNET,
 } from './paths.js';
 
+const hex = (n: number) => n.toString(16).padStart(2, '0');
+/** Locally administered MACs: 02:77:00:<K>:00:01 for bridge K, 02:77:01:<K>:<slot>:00 for a host's eth0. */
+export function bridgeMac(index: number): string {
+  return `02:77:00:${hex(index)}:00:01`;
+}
+export function hostMac(index: number, slot: number): string {
+  return `02:77:01:${hex(index)}:${hex(slot)}:00`;
+}
+
 export function linkExists(name: string): boolean {
   return existsSync(`/sys/class/net/${name}`);
 }
@@ -41,7 +50,9 @@ export async function ensureBridge(index: number): Promise<void> {
   const br = bridgeName(index);
   const cidr = `${gatewayAddress(index)}/24`;
   if (!linkExists(br)) {
-    await run('ip', ['link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+    // A fixed MAC: otherwise the bridge takes the lowest port MAC, which changes as hosts come and go,
+    // and the hosts' ARP entries for the gateway/proxy go stale for seconds.
+    await run('ip', ['link', 'add', br, 'address', bridgeMac(index), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
   }
   if (!(await linkHasAddress(br, cidr))) await run('ip', ['addr', 'replace', cidr, 'dev', br]);
   if (!linkIsUp(br)) await run('ip', ['link', 'set', br, 'up']);
@@ -62,11 +73,12 @@ export function netnsExists(netns: string): boolean {
  */
 export async function ensureHostNetwork(opts: {
   index: number;
+  slot: number;
   netns: string;
   veth: string;
   address: string;
 }): Promise<void> {
-  const { index, netns, veth, address } = opts;
+  const { index, slot, netns, veth, address } = opts;
   if (!netnsExists(netns)) {
     if (existsSync(`/run/netns/${netns}`)) await exec('ip', ['netns', 'del', netns]);
     await run('ip', ['netns', 'add', netns]);
@@ -75,7 +87,9 @@ export async function ensureHostNetwork(opts: {
   if (!hasEth0 || !linkExists(veth)) {
     if (linkExists(veth)) await exec('ip', ['link', 'del', veth]);
     if (hasEth0) await exec('ip', ['-n', netns, 'link', 'del', 'eth0']);
-    await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
+    // eth0 keeps the same MAC when re-created, so the controller's ARP entry for the address stays valid.
+    await run('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'address', hostMac(index, slot), 'netns', netns]);
+    await exec('ip', ['neigh', 'flush', 'to', address, 'dev', bridgeName(index)]);
   }
   await ipBatch([`link set ${veth} master ${bridgeName(index)}`, `link set ${veth} up`]);
   const cidr = `${address}/24`;

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { defineRole, type Step } from '../../src/engine/types.js';
+import { renderHaproxyConfig } from '../../src/haproxy/config.js';
+import { renderKeepalivedConfig } from '../../src/keepalived/config.js';
+import { zSecret } from '../../src/inventory/schema.js';
+import { directory, file } from '../../src/operations/file.js';
+import { packages } from '../../src/operations/package.js';
+import { service } from '../../src/operations/service.js';
+import { systemCredentials } from '../mosquitto_config/credentials.js';
+import { brokerVars } from '../mosquitto_config/vars.js';
+import { certificateFor } from '../pki/material.js';
+import { tlsVars } from '../pki/vars.js';
+import { activeBrokers, addressOf } from './topology.js';
+
+const vars = z.object({
+  ...brokerVars,
+  ...tlsVars,
+  cluster_mode: z.enum(['active-active', 'active-passive']).default('active-passive'),
+  cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
+  max_keepalive: z.number().int().min(5).max(65535).default(60),
+  keepalived_router_id: z.number().int().min(1).max(255).default(51),
+  keepalived_interface: z.string().min(1).default('eth0'),
+  keepalived_password: zSecret.optional(),
+});
+
+const CFG = '/etc/haproxy/haproxy.cfg';
+const PEM = '/etc/haproxy/certs/mqtt.pem';
+
+export default defineRole({
+  name: 'haproxy',
+  description: 'HAProxy in front of the brokers: TLS on 8883, MQTT validation and health checks, active-passive or sticky active-active; optional keepalived VIP.',
+  vars,
+  phases: {
+    build: (ctx) => [packages({ name: 'load balancer packages', names: ['haproxy', 'socat', ...(ctx.vars.cluster_vip ? ['keepalived'] : [])] })],
+    configure: async (ctx) => {
+      const v = ctx.vars;
+      const m = await certificateFor(ctx, v);
+      const lbs = ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+      const self = addressOf(ctx, ctx.name);
+      const health = systemCredentials(ctx, v).health;
+      const cfg = renderHaproxyConfig({
+        mode: v.cluster_mode,
+        bind: [{ address: self, port: v.mqtt_tls_port }, ...(v.cluster_vip ? [{ address: v.cluster_vip.split('/')[0]!, port: v.mqtt_tls_port }] : [])],
+        tlsPemPath: PEM,
+        servers: activeBrokers(ctx).map((b) => ({ name: b.name, address: b.address, port: v.mqtt_lb_port })),
+        healthCheck: { username: health.username, password: health.password, clientId: `hc-${ctx.name}` },
+        ...(v.cluster_mode === 'active-active' && lbs.length > 1
+          ? { peers: { localName: ctx.name, members: lbs.map((h) => ({ name: h, address: addressOf(ctx, h), port: v.haproxy_peers_port })) } }
+          : {}),
+        maxKeepaliveSeconds: v.max_keepalive,
+        metrics: { address: self, port: v.haproxy_metrics_port },
+      });
+      const steps: Step[] = [
+        directory({ path: '/etc/haproxy/certs', owner: 'root', group: 'haproxy', mode: '0750' }),
+        file({ name: 'TLS certificate and key for clients', path: PEM, content: `${m.cert.trim()}\n${m.key.trim()}\n`, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, notify: ['reload haproxy'] }),
+        file({ name: 'haproxy.cfg', path: CFG, content: cfg, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, validate: 'haproxy -c -q -f %s', notify: ['reload haproxy'] }),
+      ];
+      if (v.cluster_vip) {
+        const priority = 150 - lbs.indexOf(ctx.name);
+        steps.push(
+          file({
+            name: 'keepalived.conf (VIP)',
+            path: '/etc/keepalived/keepalived.conf',
+            content: renderKeepalivedConfig({ vip: v.cluster_vip, interface: v.keepalived_interface, routerId: v.keepalived_router_id, priority, peers: lbs.map((h) => addressOf(ctx, h)), selfAddress: self, ...(v.keepalived_password ? { authPass: v.keepalived_password } : {}) }),
+            owner: 'root',
+            group: 'root',
+            mode: '0640',
+            sensitive: true,
+            notify: ['restart keepalived'],
+          }),
+        );
+      }
+      return steps;
+    },
+    runtime: (ctx) => [service({ name: 'haproxy', enabled: true, state: 'started' }), ...(ctx.vars.cluster_vip ? [service({ name: 'keepalived', enabled: true, state: 'started' })] : [])],
+  },
+  handlers: {
+    'reload haproxy': { steps: () => [service({ name: 'haproxy', state: 'reloaded' })] },
+    'restart keepalived': { steps: () => [service({ name: 'keepalived', state: 'restarted' })] },
+  },
+});

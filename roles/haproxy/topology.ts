@@ -1,0 +1,22 @@
+import type { HostContext } from '../../src/engine/types.js';
+
+/** Brokers the load balancers send traffic to: the `brokers` group minus hosts marked `state: absent`. */
+export function activeBrokers(ctx: HostContext): { name: string; address: string }[] {
+  const inv = ctx.play.inventory;
+  return (inv.groups.get('brokers')?.hosts ?? [])
+    .filter((h) => inv.hosts.get(h)?.vars.state !== 'absent')
+    .map((h) => {
+      const vars = inv.hosts.get(h)!.vars;
+      const address = ctx.play.facts(h)?.primaryAddress ?? (typeof vars.ansible_host === 'string' ? vars.ansible_host : h);
+      return { name: h, address };
+    });
+}
+
+export function isLoadBalancer(ctx: HostContext, host = ctx.name): boolean {
+  return (ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? []).includes(host);
+}
+
+export function addressOf(ctx: HostContext, host: string): string {
+  const vars = ctx.play.inventory.hosts.get(host)?.vars ?? {};
+  return ctx.play.facts(host)?.primaryAddress ?? (typeof vars.ansible_host === 'string' ? vars.ansible_host : host);
+}

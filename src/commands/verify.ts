@@ -1,0 +1,165 @@
+import { parseArgs } from 'node:util';
+import { connect as mqttConnect } from 'mqtt';
+import { OptionsError } from '../errors.js';
+import { readDynsecState } from '../dynsec/index.js';
+import { gatherHostFacts } from '../facts/gather-host-facts.js';
+import { generatedSecret } from '../generated-secrets.js';
+import { exporterShowsUptime } from '../health/http-metrics.js';
+import { connectionSpecFor } from '../inventory/connection.js';
+import { loadInventory } from '../inventory/load.js';
+import type { InventoryHost } from '../inventory/types.js';
+import { ControlClient } from '../mqtt/control-client.js';
+import { Secret } from '../secrets.js';
+import { SshTransport } from '../transport/ssh.js';
+import type { Transport } from '../transport/types.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { c } from '../output/colors.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+function str(v: unknown, d: string): string {
+  return typeof v === 'string' ? v : v instanceof Secret ? v.reveal() : d;
+}
+
+/** `provision verify -i INV`: end-to-end checks of a live cluster; exits 2 and says what is wrong otherwise. */
+export async function verifyCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { inventory: { type: 'string', short: 'i', multiple: true }, 'known-hosts': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i');
+  const inv = await loadInventory(values.inventory);
+  const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => inv.hosts.get(h)!.vars.state !== 'absent');
+  const lbs = inv.groups.get('loadbalancers')?.hosts ?? [];
+  const checks: Check[] = [];
+  const record = (name: string, ok: boolean, detail: string) => {
+    checks.push({ name, ok, detail });
+    process.stdout.write(`${ok ? c.green('✔') : c.red('✖')} ${name}${detail ? c.gray(` — ${detail}`) : ''}\n`);
+  };
+  const v = (h: string, k: string, d: string) => str(inv.hosts.get(h)?.vars[k], d);
+  const secret = (h: string, k: string, name: string) => {
+    const given = inv.hosts.get(h)?.vars[k];
+    return given instanceof Secret ? given : typeof given === 'string' ? new Secret(given) : generatedSecret(inv.baseDir, name, true);
+  };
+  const caPath = join(inv.baseDir, v(brokers[0] ?? '', 'pki_dir', 'pki'), 'ca.crt');
+  const ca = readFileSync(caPath);
+  const transports = new Map<string, Transport>();
+  const connect = async (h: string) => {
+    let t = transports.get(h);
+    if (!t) {
+      t = await SshTransport.connect(connectionSpecFor(inv.hosts.get(h) as InventoryHost, inv.files[0]!), values['known-hosts'] ? { knownHostsFile: values['known-hosts'] } : {});
+      transports.set(h, t);
+    }
+    return t;
+  };
+  try {
+    // 1. TLS publish/subscribe through every load balancer (and the VIP), with the CA and the verify user.
+    const vip = v(lbs[0] ?? brokers[0] ?? '', 'cluster_vip', '');
+    const entryPoints = [...(lbs.length ? lbs : brokers).map((h) => ({ label: h, address: v(h, 'ansible_host', h), servername: h })), ...(vip ? [{ label: 'VIP', address: vip.split('/')[0]!, servername: vip.split('/')[0]! }] : [])];
+    const user = v(brokers[0] ?? '', 'verify_user', 'provision-verify');
+    const password = secret(brokers[0] ?? '', 'verify_password', 'verify_password');
+    const port = Number(v(brokers[0] ?? '', 'mqtt_tls_port', '8883')) || 8883;
+    for (const ep of entryPoints) {
+      try {
+        const ms = await pubSubRoundTrip({ host: ep.address, port, ca, servername: ep.servername, username: user, password });
+        record(`TLS publish/subscribe through ${ep.label} (${ep.address}:${port})`, true, `${ms} ms`);
+      } catch (err) {
+        record(`TLS publish/subscribe through ${ep.label} (${ep.address}:${port})`, false, (err as Error).message);
+      }
+    }
+    // 2. Every broker UP in every load balancer's view.
+    for (const lb of lbs) {
+      try {
+        const t = await connect(lb);
+        const r = await t.script(`echo "show stat" | socat stdio /run/haproxy/admin.sock`);
+        const rows = r.stdout.split('\n').filter((l) => l.startsWith('brokers,') && !l.startsWith('brokers,BACKEND') && !l.startsWith('brokers,FRONTEND'));
+        const states = rows.map((l) => `${l.split(',')[1]}=${l.split(',')[17]}`);
+        const down = states.filter((s) => !s.endsWith('=UP') && !s.endsWith('=no check'));
+        const missing = brokers.filter((b) => !rows.some((l) => l.split(',')[1] === b));
+        record(`HAProxy on ${lb} sees every broker UP`, down.length === 0 && missing.length === 0 && rows.length > 0, [...states, ...missing.map((m) => `${m}=MISSING`)].join(' '));
+      } catch (err) {
+        record(`HAProxy on ${lb} sees every broker UP`, false, (err as Error).message);
+      }
+    }
+    // 3. Auth identical on every broker; 4. exporter metrics on every broker.
+    const digests = new Map<string, string>();
+    for (const b of brokers) {
+      try {
+        const t = await connect(b);
+        const admin = { username: v(b, 'mqtt_admin_user', 'provision-admin'), password: secret(b, 'mqtt_admin_password', 'mqtt_admin_password') };
+        const client = await ControlClient.connect({ stream: () => t.forward('127.0.0.1', Number(v(b, 'mqtt_local_port', '1883')) || 1883), ...admin, clientId: `provision-verify-${randomUUID().slice(0, 8)}` });
+        try {
+          const state = await readDynsecState(client);
+          digests.set(b, createHash('sha256').update(JSON.stringify(normalize(state))).digest('hex').slice(0, 12));
+        } finally {
+          await client.close();
+        }
+      } catch (err) {
+        record(`dynamic-security state readable on ${b}`, false, (err as Error).message);
+      }
+      try {
+        const t = await connect(b);
+        const facts = await gatherHostFacts(t);
+        await exporterShowsUptime(t, facts.primaryAddress, Number(v(b, 'exporter_port', '9234')) || 9234);
+        record(`exporter metrics on ${b}`, true, 'broker_uptime present');
+      } catch (err) {
+        record(`exporter metrics on ${b}`, false, (err as Error).message);
+      }
+    }
+    if (digests.size) {
+      const distinct = new Set(digests.values());
+      record('authentication identical on every broker', distinct.size === 1 && digests.size === brokers.length, [...digests].map(([h, d]) => `${h}:${d}`).join(' '));
+    }
+  } finally {
+    await Promise.all([...transports.values()].map((t) => t.close()));
+  }
+  const failed = checks.filter((x) => !x.ok);
+  process.stdout.write(failed.length ? c.red(`\n${failed.length} of ${checks.length} checks failed\n`) : c.green(`\nall ${checks.length} checks passed\n`));
+  return failed.length ? 2 : 0;
+}
+
+function normalize(state: unknown): unknown {
+  if (Array.isArray(state)) return state.map(normalize).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  if (state && typeof state === 'object') return Object.fromEntries(Object.entries(state).filter(([k]) => k !== 'textdescription').sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, normalize(x)]));
+  return state;
+}
+
+async function pubSubRoundTrip(o: { host: string; port: number; ca: Buffer; servername: string; username: string; password: Secret }): Promise<number> {
+  const topic = `provision/verify/${randomUUID()}`;
+  const opts = { host: o.host, port: o.port, protocol: 'mqtts' as const, ca: o.ca, servername: o.servername, username: o.username, password: o.password.reveal(), connectTimeout: 5000, reconnectPeriod: 0 };
+  const sub = mqttConnect({ ...opts, clientId: `verify-sub-${randomUUID().slice(0, 8)}` });
+  const pub = mqttConnect({ ...opts, clientId: `verify-pub-${randomUUID().slice(0, 8)}` });
+  try {
+    const started = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no message back within 8 s')), 8000);
+      const fail = (e: Error) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      sub.on('error', fail);
+      pub.on('error', fail);
+      sub.on('message', (t) => {
+        if (t === topic) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      sub.on('connect', () =>
+        sub.subscribe(topic, { qos: 1 }, (err, granted) => {
+          if (err || granted?.[0]?.qos === 128) return fail(new Error('subscription refused'));
+          const send = () => pub.publish(topic, 'ping', { qos: 1 });
+          if (pub.connected) send();
+          else pub.once('connect', send);
+        }),
+      );
+    });
+    return Date.now() - started;
+  } finally {
+    sub.end(true);
+    pub.end(true);
+  }
+}
