@@ -111,6 +111,9 @@ export function planMembership(current: ClusterView | undefined, desired: Desire
     if (!hostOf(leader)) throw new StepError(`the Cedalo HA cluster leader ${show(leader)} is not in the inventory: cannot send addNode/removeNode to it`);
   }
 
+  // Nodes removed by the leader earlier that never left: finish that first (a present one is re-added below).
+  for (const d of toLeaveOnly) steps.push({ action: 'leaveCluster', host: d.host, node: bare(d), summary: `${d.host} leaves the cluster (already removed by the leader)` });
+
   // Nodes whose joinCluster failed earlier (member but not joined): join only.
   const members: ClusterNode[] = current.members.map(bare);
   for (const d of toJoinOnly) {
@@ -140,7 +143,6 @@ export function planMembership(current: ClusterView | undefined, desired: Desire
     steps.push({ action: 'leaveCluster', host: d.host, node: bare(d), summary: `${d.host} leaves the cluster` });
     steps.push({ action: 'waitForRemoval', host: hostOf(leader!)!, node: bare(d), summary: `wait until the cluster no longer lists ${d.host}` });
   }
-  for (const d of toLeaveOnly) steps.push({ action: 'leaveCluster', host: d.host, node: bare(d), summary: `${d.host} leaves the cluster (already removed by the leader)` });
   return steps;
 }
 

@@ -88,10 +88,18 @@ export async function applyDynsec(
     });
   };
 
-  if (safe.length) collect(safe, await client.request(DYNSEC_API, safe.map((c) => c.command), { timeoutMs: opts.timeoutMs }));
-
   let sessionKicked = false;
   let unconfirmed: DynsecChange[] = [];
+  if (safe.length) {
+    try {
+      collect(safe, await client.request(DYNSEC_API, safe.map((c) => c.command), { timeoutMs: opts.timeoutMs }));
+    } catch (e) {
+      // A kick we did not foresee: the plugin processes the whole request before dropping us.
+      if (!(e instanceof ControlConnectionLostError)) throw e;
+      sessionKicked = true;
+      unconfirmed = [...safe];
+    }
+  }
   if (self.length) {
     const newPassword = self.find((c) => c.command.command === 'setClientPassword')?.command.password;
     try {
@@ -102,7 +110,7 @@ export async function applyDynsec(
     } catch (e) {
       if (!(e instanceof ControlConnectionLostError)) throw e;
       sessionKicked = true;
-      unconfirmed = self;
+      unconfirmed = [...unconfirmed, ...self];
       // The whole request is processed before the kick takes effect: later sessions need the new password.
       if (newPassword instanceof Secret) client.setPassword(newPassword);
     }

@@ -10,7 +10,7 @@
  * clock, the environment or the file system.
  */
 import { InputError } from '../errors.js';
-import type { Secret } from '../secrets.js';
+import { registerSecretValue, type Secret } from '../secrets.js';
 import { CONNACK_ACCEPTED_HEX, MQTT_DISCONNECT, mqttConnectPacket } from './mqtt-packets.js';
 
 export interface HaproxyEndpoint {
@@ -65,7 +65,11 @@ export interface HaproxyConfigInput {
   maxKeepaliveSeconds: number;
   /** Plain-HTTP listener for `/metrics` (Prometheus) and `/stats`; bind it to a private address. */
   metrics?: HaproxyEndpoint;
-  /** Global and frontend `maxconn` (default 20000). */
+  /**
+   * Global and frontend `maxconn`. Unset: no `maxconn` line, HAProxy derives it from the file
+   * descriptor limit (ulimit -n) of the host. When set, HAProxy needs about 2 × N + a few dozen
+   * descriptors and refuses to start below that ("Cannot raise FD limit").
+   */
   maxConnections?: number;
   /** Stickiness key in active-active (default `client_identifier`, which keeps persistent sessions on one broker). */
   stickOn?: 'client_identifier' | 'username';
@@ -84,7 +88,6 @@ export const HAPROXY_CHECK_TIMING = {
   retries: 2,
 } as const;
 
-export const DEFAULT_MAX_CONNECTIONS = 20000;
 export const HAPROXY_BACKEND_NAME = 'brokers';
 export const HAPROXY_FRONTEND_NAME = 'mqtt_tls';
 export const HAPROXY_PEERS_SECTION = 'lb_peers';
@@ -102,8 +105,12 @@ export function mqttIdleTimeoutSeconds(maxKeepaliveSeconds: number): number {
 /** Largest health-check CONNECT accepted: far below HAProxy's check buffer (tune.bufsize, 16 KiB). */
 export const MAX_HEALTH_CHECK_PACKET_BYTES = 4096;
 
-/** The bytes HAProxy sends as its health check, as lowercase hex. */
+/**
+ * The bytes HAProxy sends as its health check, as lowercase hex. The password's hex form is
+ * registered as a secret value, so `redact()` masks it in diffs and logs of the rendered file.
+ */
 export function healthCheckConnectHex(hc: HaproxyConfigInput['healthCheck']): string {
+  registerSecretValue(Buffer.from(hc.password.reveal(), 'utf8').toString('hex'));
   let packet: Buffer;
   try {
     packet = mqttConnectPacket({ clientId: hc.clientId, username: hc.username, password: hc.password });
@@ -218,7 +225,7 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
   const user = rt.user === undefined ? 'haproxy' : rt.user;
   const group = rt.group === undefined ? 'haproxy' : rt.group;
   const logs = rt.log ?? ['/dev/log local0', '/dev/log local1 notice'];
-  const maxconn = i.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxconn = i.maxConnections;
   const idle = mqttIdleTimeoutSeconds(i.maxKeepaliveSeconds);
   const peers = usesPeers(i) ? i.peers : undefined;
   const aa = i.mode === 'active-active';
@@ -246,7 +253,8 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
   comment('listening sockets over from the old one, so no connection attempt is refused.');
   kw(`stats socket ${statsSocket} mode 660 level admin expose-fd listeners`);
   kw('stats timeout 30s');
-  kw(`maxconn ${maxconn}`);
+  if (maxconn !== undefined) kw(`maxconn ${maxconn}`);
+  else comment('No maxconn: HAProxy derives it from the file descriptor limit (systemd LimitNOFILE).');
   comment('MQTT connections live for hours: after a reload the old worker keeps serving them,');
   comment('and is stopped at the latest after this delay (its clients then reconnect).');
   kw('hard-stop-after 30m');
@@ -289,7 +297,7 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     const ca = i.caPath ? ` ca-file ${i.caPath} verify optional` : '';
     kw(`bind ${hostPort(b)} ssl crt ${i.tlsPemPath} ssl-min-ver TLSv1.2${ca}`);
   }
-  kw(`maxconn ${maxconn}`);
+  if (maxconn !== undefined) kw(`maxconn ${maxconn}`);
   comment('Only MQTT gets through: wait (at most 5s) for a complete, valid CONNECT packet.');
   kw('tcp-request inspect-delay 5s');
   kw('tcp-request content reject unless { req.payload(0,0),mqtt_is_valid }');

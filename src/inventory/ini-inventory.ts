@@ -6,6 +6,12 @@ import { parsePyLiteral } from './py-literal.js';
 import { shlexSplit } from './shlex.js';
 import type { SourceLocation } from './types.js';
 
+/**
+ * ansible-core runs `[group:vars]` values through literal_eval exactly like host-line values (`x=42` → 42,
+ * `x=False` → false), although its documentation says they stay strings (ansible/ansible#86229). We follow the code.
+ */
+const TYPE_VARS_SECTION_VALUES = true;
+
 const SECTION = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/;
 const GROUP_NAME = /^([^:\]\s]+)\s*(?:#.*)?$/;
 
@@ -64,7 +70,8 @@ export function parseIniInventory(file: string, text: string, baseDir: string, b
       const valueCol = raw.indexOf(valueText, raw.indexOf('=') + 1) + 1;
       if (!key) err(`missing variable name before '=' in [${group}:vars]`);
       const loc = at(valueText ? valueCol : raw.indexOf('=') + 2);
-      b.setGroupVar(group, key, { value: iniValue(valueText, baseDir, loc), node: { loc, keyLoc: at() }, file });
+      const value = TYPE_VARS_SECTION_VALUES ? iniValue(valueText, baseDir, loc) : markLookups(valueText, baseDir, loc);
+      b.setGroupVar(group, key, { value, node: { loc, keyLoc: at() }, file });
     } else {
       const g = GROUP_NAME.exec(line);
       if (!g) err(`expected a group name in [${group}:children], got '${line}'`);

@@ -134,8 +134,8 @@ export class InventoryBuilder {
       if (!g) continue;
       const groupFirst = g.loc !== undefined && g.seq < h.seq;
       const loc = groupFirst || !g.loc ? h.loc : g.loc;
-      const where = groupFirst ? `group (${fmt(g.loc)})` : `host (${fmt(h.loc)})`;
-      throw at(`'${h.name}' is both a host and a group (already declared as a ${where}); rename one of them`, loc);
+      const where = groupFirst ? `a group at ${fmt(g.loc)}` : `a host at ${fmt(h.loc)}`;
+      throw at(`'${h.name}' is used as both a host and a group (it is also ${where}): rename one of them`, loc);
     }
   }
 

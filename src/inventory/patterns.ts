@@ -22,19 +22,18 @@ export function selectHosts(pattern: string, inv: PatternScope): string[] {
   const ordered = [...(regular.length ? regular : ['all']), ...intersect, ...exclude];
   const known = new Set(inv.hostOrder);
 
-  let hosts: string[] = [];
+  let hosts = new Set<string>();
   for (const p of ordered) {
     if (p[0] !== '!' && p[0] !== '&' && known.has(p)) {
-      if (!hosts.includes(p)) hosts.push(p);
+      hosts.add(p);
       continue;
     }
-    const that = matchOne(p[0] === '!' || p[0] === '&' ? p.slice(1) : p, inv, known);
-    if (p[0] === '!') hosts = hosts.filter((h) => !that.has(h));
-    else if (p[0] === '&') hosts = hosts.filter((h) => that.has(h));
-    else for (const h of that) if (!hosts.includes(h)) hosts.push(h);
+    const that = matchOne(p[0] === '!' || p[0] === '&' ? p.slice(1) : p, inv);
+    if (p[0] === '!') hosts = new Set([...hosts].filter((h) => !that.has(h)));
+    else if (p[0] === '&') hosts = new Set([...hosts].filter((h) => that.has(h)));
+    else for (const h of that) hosts.add(h);
   }
-  const rank = new Map(inv.hostOrder.map((h, i) => [h, i]));
-  return hosts.sort((a, b) => rank.get(a)! - rank.get(b)!);
+  return inv.hostOrder.filter((h) => hosts.has(h));
 }
 
 /** Ansible's split_host_pattern: commas; otherwise colons outside [...] (unless the whole thing is an IPv6 address). */
@@ -46,14 +45,12 @@ export function splitHostPattern(pattern: string): string[] {
   return parts.map((p) => p.trim()).filter(Boolean);
 }
 
-function matchOne(pattern: string, inv: PatternScope, known: Set<string>): Set<string> {
+function matchOne(pattern: string, inv: PatternScope): Set<string> {
   if (!pattern) throw new InputError(`empty pattern after '!' or '&'`);
   const { expr, subscript } = splitSubscript(pattern);
   const re = toRegExp(expr);
-  const results: string[] = [];
-  const add = (h: string) => {
-    if (!results.includes(h)) results.push(h);
-  };
+  const found = new Set<string>();
+  const add = (h: string) => found.add(h);
   let matchedGroup = false;
   for (const [name, g] of inv.groups) {
     if (re.test(name)) {
@@ -64,6 +61,7 @@ function matchOne(pattern: string, inv: PatternScope, known: Set<string>): Set<s
   if (!matchedGroup || expr[0] === '~' || /[.?*[]/.test(expr)) {
     for (const h of inv.hostOrder) if (re.test(h)) add(h);
   }
+  const results = [...found];
   if (!matchedGroup && results.length === 0) {
     throw new InputError(`no host or group matches '${pattern}'`);
   }

@@ -2,15 +2,20 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { Secret, registerSecretValue } from '../secrets.js';
 
-/** A secret: a string (registered for redaction and wrapped) or a Secret already (from a lookup or a secret-named variable). */
+/**
+ * A secret: a Secret already (from a lookup or a variable named like a password), or a string — or a number, as an
+ * unquoted YAML `password: 123456` is — wrapped into a Secret and registered for redaction.
+ */
 export const zSecret = z
-  .custom<string | Secret>((v) => (typeof v === 'string' && v.length > 0) || v instanceof Secret, {
-    message: 'expected a non-empty secret string',
-  })
+  .custom<string | number | Secret>(
+    (v) => (typeof v === 'string' && v.length > 0) || (typeof v === 'number' && Number.isFinite(v)) || v instanceof Secret,
+    { message: 'expected a non-empty secret string' },
+  )
   .transform((v) => {
     if (v instanceof Secret) return v;
-    registerSecretValue(v);
-    return new Secret(v);
+    const text = String(v);
+    registerSecretValue(text);
+    return new Secret(text);
   });
 
 /** A TCP/UDP port, 1–65535; digit strings (INI text, `{{ }}` results) are accepted. */

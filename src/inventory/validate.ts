@@ -28,7 +28,9 @@ export function validateHostVars<S extends z.ZodTypeAny>(host: InventoryHost, sc
 
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw combine(result.error.issues.map((issue) => issueError(issue, host, input, schema, opts)));
+  // An unknown key is usually a misspelt one, which also makes a required key look missing: report it first.
+  const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  throw combine(issues.map((issue) => issueError(issue, host, input, schema, opts)));
 }
 
 function combine(errors: InputError[]): InputError {
@@ -80,7 +82,7 @@ function issueError(issue: z.ZodIssue, host: InventoryHost, input: unknown, sche
   }
 
   const value = valueAt(input, path);
-  if (value === undefined && (issue.code === 'invalid_type' || (issue.code === 'custom' && !issue.message))) {
+  if (value === undefined && path.length > 0) {
     if (path.length <= 1) {
       return at(`required variable '${String(name)}' is not set${suffix}`, undefined, opts.inventoryFile, formatVarPath(path));
     }

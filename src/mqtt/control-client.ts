@@ -51,6 +51,8 @@ export interface ControlConnectOptions {
    * MQTT client (the Cedalo HA simulator in tests) must live under another prefix.
    */
   controlPrefix?: string;
+  /** Names the endpoint in messages (e.g. the inventory host); default: the url, or "stream". */
+  label?: string;
   /** Log hook for debugging; receives no secrets. */
   log?: (line: string) => void;
 }
@@ -110,7 +112,7 @@ export class ControlClient {
   }
 
   get endpoint(): string {
-    return this.opts.url ?? 'stream';
+    return this.opts.label ?? this.opts.url ?? 'stream';
   }
 
   get connected(): boolean {

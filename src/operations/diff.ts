@@ -1,8 +1,9 @@
 /**
  * A unified diff of two texts (line-based LCS, 3 lines of context), headed `--- before: <path>` and
- * `+++ after: <path>` as Ansible does. Returns '' when the texts are equal.
+ * `+++ after: <path>` as Ansible does. `hideRemoved` replaces the text of every removed line (old secrets). Returns '' when the texts are equal.
  */
-export function unifiedDiff(before: string, after: string, path: string, context = 3): string {
+export function unifiedDiff(before: string, after: string, path: string, opts: { context?: number; hideRemoved?: string } = {}): string {
+  const context = opts.context ?? 3;
   if (before === after) return '';
   const a = splitLines(before);
   const b = splitLines(after);
@@ -11,7 +12,7 @@ export function unifiedDiff(before: string, after: string, path: string, context
   const out = [`--- before: ${path}`, `+++ after: ${path}`];
   for (const h of hunks) {
     out.push(`@@ -${range(h.aStart, h.aLen)} +${range(h.bStart, h.bLen)} @@`);
-    out.push(...h.lines);
+    out.push(...(opts.hideRemoved === undefined ? h.lines : h.lines.map((l) => (l.startsWith('-') ? `-${opts.hideRemoved}` : l))));
   }
   if (!before.endsWith('\n') && before !== '') out.push('\\ No newline at end of file (before)');
   if (!after.endsWith('\n') && after !== '') out.push('\\ No newline at end of file (after)');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Change, HostContext, Step } from '../engine/types.js';
 import { StepError } from '../errors.js';
 import { DIFF_MAX_BYTES, type PathFacts, checkPath, fileFact, statFact, treeFact } from '../facts/files.js';
-import { redact } from '../secrets.js';
+import { MASK, containsSecret, redact } from '../secrets.js';
 import { shq } from '../transport/shell-quote.js';
 import { unifiedDiff } from './diff.js';
 import { checkMode, checkValidate, chownSpec, sha256, writeFileActions } from './write-file.js';
@@ -14,7 +14,10 @@ export interface FileOptions {
   group?: string;
   /** Octal, e.g. '0640'. Unset: kept when the file exists, 0644 when created. */
   mode?: string;
-  /** The content holds secrets: no old content is fetched and the diff only says that it changed. */
+  /**
+   * The content holds secrets: no old content is fetched and the diff only says that it changed. Other files
+   * get a diff with registered secret values masked, and removed lines hidden when the new content holds one.
+   */
   sensitive?: boolean;
   /** Command with %s (the temp file), e.g. 'haproxy -c -f %s': must pass before the file is replaced. */
   validate?: string;
@@ -118,7 +121,9 @@ function contentDiff(path: string, f: PathFacts, data: Buffer, sensitive: boolea
     if (!f.content || !isText(f.content)) return `(old content not shown: ${f.size} bytes, binary or over ${DIFF_MAX_BYTES / 1024} KiB)`;
     before = f.content.toString('utf8');
   }
-  return redact(unifiedDiff(before, data.toString('utf8'), path));
+  const after = data.toString('utf8');
+  // Old secret values are not registered (rotated passwords): when the file holds secrets, hide removed lines.
+  return redact(unifiedDiff(before, after, path, containsSecret(after) ? { hideRemoved: MASK } : {}));
 }
 
 export function isText(b: Buffer): boolean {

@@ -42,7 +42,7 @@ function readKey(text: string): KeyObject {
   return createPrivateKey(text);
 }
 
-function loaded(r: Resolved, certText: string, keyText: string, certPath: string, created: boolean, userProvided: boolean): LoadedCa {
+function loaded(certText: string, keyText: string, certPath: string, created: boolean, userProvided: boolean): LoadedCa {
   const parsed = parseCert(certText);
   const all = pemCertificates(certText).map((p) => new X509Certificate(p));
   return {
@@ -96,7 +96,7 @@ async function userCa(r: Resolved): Promise<LoadedCa> {
     }
     keyText = text;
   }
-  return loaded(r, certText, keyText, certPath, false, true);
+  return loaded(certText, keyText, certPath, false, true);
 }
 
 async function makeCa(r: Resolved): Promise<{ cert: string; key: string }> {
@@ -127,7 +127,7 @@ async function ownCa(r: Resolved): Promise<LoadedCa> {
       if (r.check) {
         let memo = unsaved.get(r.dir);
         if (!memo) {
-          memo = makeCa(r).then((m) => loaded(r, m.cert, m.key, paths.cert, true, false));
+          memo = makeCa(r).then((m) => loaded(m.cert, m.key, paths.cert, true, false));
           unsaved.set(r.dir, memo);
           memo.catch(() => unsaved.delete(r.dir));
         }
@@ -137,14 +137,14 @@ async function ownCa(r: Resolved): Promise<LoadedCa> {
       await ensureDir(r.dir);
       await writeAtomic(paths.key, made.key, 0o600);
       await writeAtomic(paths.cert, made.cert, 0o644);
-      return loaded(r, made.cert, made.key, paths.cert, true, false);
+      return loaded(made.cert, made.key, paths.cert, true, false);
     }
     const move = `; to start a new CA move ${paths.cert} and ${paths.key} away (every client must then trust the new ca.crt)`;
     if (keyText === undefined) throw new StepError(`${paths.key}: the CA key is missing but ${paths.cert} exists: restore it${move}`);
     if (certText === undefined) throw new StepError(`${paths.cert}: the CA certificate is missing but ${paths.key} exists: restore it${move}`);
     let ca: LoadedCa;
     try {
-      ca = loaded(r, certText, keyText, paths.cert, false, false);
+      ca = loaded(certText, keyText, paths.cert, false, false);
     } catch (e) {
       throw new StepError(`${paths.cert} / ${paths.key}: cannot read the CA: ${reason(e)}`);
     }

@@ -16,12 +16,12 @@ export function canonicalDnsName(name: string): string | undefined {
   return labels.every((l, i) => LABEL.test(l) || (i === 0 && l === '*' && labels.length > 2)) ? n : undefined;
 }
 
-/** `10.0.0.1`, `fd00::1` (RFC 5952 compressed, lower case); undefined when not an IP address. */
+/** `10.0.0.1`, `fd00::1` (RFC 5952 compressed, lower case, zone id dropped); undefined when not an IP address. */
 export function canonicalIp(address: string): string | undefined {
-  const a = address.trim();
+  const a = address.trim().replace(/%[^%]*$/, ''); // a zone id (fe80::1%eth0) means nothing in a certificate
   const family = isIP(a);
   if (family === 4) return a;
-  if (family !== 6 || a.includes('%')) return undefined;
+  if (family !== 6) return undefined;
   try {
     return new URL(`http://[${a}]/`).hostname.slice(1, -1);
   } catch {

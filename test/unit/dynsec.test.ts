@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,6 +28,7 @@ const BOB_PW = 'bob-secret-pw-1';
 const BOB_PW2 = 'bob-secret-pw-2';
 const CAROL_PW = 'carol-secret-pw-1';
 const ADMIN_PW = 'admin-secret-pw-1';
+const ADMIN_PW2 = 'admin-secret-pw-2';
 
 const ADMIN_ROLE = {
   rolename: 'admin',
@@ -93,7 +98,7 @@ function appliedState(pw = BOB_PW): DynsecState {
 const commands = (plan: DynsecChange[]) => plan.map((c) => `${c.command.command}:${String(c.command.username ?? c.command.rolename ?? c.command.groupname ?? '')}`);
 
 function expectNoSecrets(text: string) {
-  for (const pw of [BOB_PW, BOB_PW2, CAROL_PW, ADMIN_PW]) expect(text).not.toContain(pw);
+  for (const pw of [BOB_PW, BOB_PW2, CAROL_PW, ADMIN_PW, ADMIN_PW2]) expect(text).not.toContain(pw);
 }
 
 describe('planDynsec (pure)', () => {
@@ -359,11 +364,42 @@ describe('dynamic security on a real Mosquitto broker', () => {
     expect(commands(r.changes)).toEqual(['setClientPassword:admin', 'modifyClient:admin', 'addClientRole:admin']);
     // the client reconnected by itself
     expect(planDynsec(await readDynsecState(admin), want)).toEqual([]);
+
+    // Rotating the admin's own password: the session is kicked and reconnects with the new one.
+    want.clients[1] = { ...want.clients[1], password: new Secret(ADMIN_PW2) };
+    const rot = await reconcileDynsec(admin, want, { check: false });
+    expect(rot.sessionKicked).toBe(true);
+    expect(commands(rot.changes)).toEqual(['setClientPassword:admin', 'modifyClient:admin']);
+    expect(planDynsec(await readDynsecState(admin), want)).toEqual([]);
+    expect(await login(broker.url, 'admin', ADMIN_PW)).toEqual({ ok: false, code: 5 });
+  });
+
+  it('speaks TLS over a caller-provided stream (ca + servername)', async () => {
+    const tlsDir = await mkdtemp(join(tmpdir(), 'provision-tls-'));
+    const certfile = join(tlsDir, 'cert.pem');
+    const keyfile = join(tlsDir, 'key.pem');
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyfile, '-out', certfile, '-days', '1', '-subj', '/CN=mqtt.test', '-addext', 'subjectAltName=DNS:mqtt.test'], { encoding: 'utf8' });
+    expect(gen.status, gen.stderr).toBe(0);
+    const tlsBroker = await startLocalBroker({ adminPassword: ADMIN_PW, tls: { certfile, keyfile } });
+    try {
+      const ca = await readFile(certfile);
+      const stream = () => net.connect({ host: '127.0.0.1', port: tlsBroker.tlsPort! });
+      const c = await ControlClient.connect({ stream, ca, servername: 'mqtt.test', username: 'admin', password: new Secret(ADMIN_PW), timeoutMs: 5000 });
+      expect((await readDynsecState(c)).clients.map((x) => x.username)).toEqual(['admin']);
+      await c.close();
+      const wrongName = await ControlClient.connect({ stream, ca, servername: 'other.test', username: 'admin', password: new Secret(ADMIN_PW), timeoutMs: 5000 }).catch((e) => e);
+      expect(wrongName).toBeInstanceOf(ControlConnectError);
+      expect(wrongName.message).toMatch(/other\.test/);
+    } finally {
+      await tlsBroker.stop();
+      await rm(tlsDir, { recursive: true, force: true });
+    }
   });
 
   it('times out naming the commands when nobody answers, and reports a refused subscription', async () => {
     // A normal-topic prefix: the admin may subscribe (subscribePattern #) but nobody answers there.
-    const lonely = await ControlClient.connect({ url: broker.url, username: 'admin', password: new Secret(ADMIN_PW), controlPrefix: 'nobody-home' });
+    // (the admin password was rotated by the previous test)
+    const lonely = await ControlClient.connect({ url: broker.url, username: 'admin', password: new Secret(ADMIN_PW2), controlPrefix: 'nobody-home' });
     try {
       const err = await lonely.request('dynamic-security', [{ command: 'getRole', rolename: 'x' }, { command: 'other' }], { timeoutMs: 300 }).catch((e) => e);
       expect(err).toBeInstanceOf(ControlTimeoutError);

@@ -121,12 +121,16 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'provision-exporter-'));
   cacheDir = join(root, 'cache');
   repo = await makeExporterGitRepo(join(root, 'repo'));
-}, 60_000);
+  // The first, uncached build (a cold Go cache: the standard library is compiled too, for -trimpath) takes
+  // 50 s on an idle 2-core machine and several minutes on a loaded one; the tests' own timeouts exclude it.
+  await build();
+}, 900_000);
 
 afterAll(async () => {
   for (const c of [...children]) await stop(c);
+  await firstBuild?.catch(() => undefined); // never delete the cache under a running go build
   if (root) await rm(root, { recursive: true, force: true });
-});
+}, 60_000);
 
 describe('exporter fixture repository', () => {
   it('is idempotent and has a stable commit', async () => {
@@ -162,7 +166,7 @@ describe('buildExporterOnController', () => {
     console.info(`[exporter-build] amd64 build: ${r.seconds} s, ${(size / 1e6).toFixed(1)} MB, ${desc}`);
     // The build happened inside cacheDir (source, GOPATH, Go cache), never in a shared temp dir.
     expect((await readdir(cacheDir)).sort()).toEqual(expect.arrayContaining(['bin', 'gocache', 'gopath', 'src']));
-  }, 240_000);
+  }, 120_000);
 
   it('returns the cached binary for the same commit and arch without rebuilding', async () => {
     const first = await build();
@@ -177,7 +181,7 @@ describe('buildExporterOnController', () => {
     const byHash = await buildExporterOnController({ repoUrl: repo.url, ref: first.commit, cacheDir, version: '0.8.0' });
     expect(byHash.cached).toBe(true);
     expect(byHash.sha256).toBe(first.sha256);
-  }, 240_000);
+  }, 120_000);
 
   it('rejects a ref that does not exist with an ExporterBuildError naming the ref', async () => {
     await build(); // share the clone; the error must come from ref resolution, not a race on the cache lock
@@ -190,7 +194,7 @@ describe('buildExporterOnController', () => {
     // Option-like or revision-syntax refs never reach git.
     await expect(buildExporterOnController({ repoUrl: repo.url, ref: '--upload-pack=touch x', cacheDir })).rejects.toThrow(ExporterBuildError);
     await expect(buildExporterOnController({ repoUrl: repo.url, ref: 'v0.8.0..HEAD', cacheDir })).rejects.toThrow(/invalid ref/);
-  }, 240_000);
+  }, 120_000);
 
   it('names the failing command, exit code and stderr when the repository cannot be cloned', async () => {
     const err = await buildExporterOnController({ repoUrl: `file://${join(root, 'no-such-repo')}`, ref: 'v0.8.0', cacheDir: join(root, 'cache-bad') }).catch(
@@ -203,6 +207,18 @@ describe('buildExporterOnController', () => {
     expect(e.stderrTail).toMatch(/no-such-repo/);
   }, 60_000);
 
+  it('rebuilds (from the warm Go cache) when the cached binary embeds another version', async () => {
+    const first = await build();
+    const r = await buildExporterOnController({ repoUrl: repo.url, ref: repo.ref, cacheDir, version: '0.8.0-rc1' });
+    expect(r.cached).toBe(false);
+    expect(r.binaryPath).toBe(first.binaryPath);
+    expect((await execFileP(r.binaryPath, ['--version'])).stdout).toContain('0.8.0-rc1');
+    const back = await buildExporterOnController({ repoUrl: repo.url, ref: repo.ref, cacheDir });
+    expect(back.cached).toBe(false);
+    expect(back.sha256).toBe(first.sha256); // reproducible: same inputs, same bytes
+    console.info(`[exporter-build] warm-cache rebuilds: ${r.seconds} s, ${back.seconds} s`);
+  }, 300_000);
+
   it('refuses a world-writable cache dir', async () => {
     const shared = join(root, 'shared');
     await mkdir(shared);
@@ -210,14 +226,15 @@ describe('buildExporterOnController', () => {
     await expect(buildExporterOnController({ repoUrl: repo.url, ref: repo.ref, cacheDir: shared })).rejects.toThrow(/writable/);
   });
 
-  it('cross-builds a static arm64 binary', async () => {
+  // A second cold build (the arm64 standard library): opt in with EXPORTER_TEST_ARM64=1.
+  it.skipIf(!process.env.EXPORTER_TEST_ARM64)('cross-builds a static arm64 binary (EXPORTER_TEST_ARM64=1)', async () => {
     await build();
     const r = await buildExporterOnController({ repoUrl: repo.url, ref: repo.ref, cacheDir, goarch: 'arm64' });
     expect(r.cached).toBe(false);
     expect(r.binaryPath.endsWith('-arm64')).toBe(true);
     await assertStatic(r.binaryPath, /AArch64/);
     console.info(`[exporter-build] arm64 cross-build: ${r.seconds} s, ${((await stat(r.binaryPath)).size / 1e6).toFixed(1)} MB`);
-  }, 240_000);
+  }, 900_000);
 });
 
 describe.skipIf(!hasMosquitto)(`exporter binary against a local mosquitto (needs ${MOSQUITTO})`, () => {
@@ -233,7 +250,7 @@ describe.skipIf(!hasMosquitto)(`exporter binary against a local mosquitto (needs
         'allow_anonymous true',
         'sys_interval 1',
         'persistence false',
-        'log_dest stdout',
+        'log_dest stderr', // unbuffered (stdout to a pipe is block-buffered)
         'log_type error',
         'log_type warning',
         'log_type notice',
@@ -281,10 +298,10 @@ describe.skipIf(!hasMosquitto)(`exporter binary against a local mosquitto (needs
     await until('the exporter to reconnect to the restarted broker', 45_000, async () => (broker.output().includes("u'exporter-test'") ? true : undefined));
     const restarted = await until('fresh $SYS values after the restart', 20_000, async () => {
       const t = await scrape();
-      const uptime = metric(t, 'broker_uptime');
-      return uptime !== undefined && (metric(t, 'broker_publish_messages_received') ?? 0) < before + 20 ? t : undefined;
+      const fresh = (metric(t, 'broker_publish_messages_received') ?? 0) < before + 20; // counters reset with the broker
+      return fresh && (metric(t, 'broker_clients_connected') ?? 0) >= 1 ? t : undefined;
     });
-    expect(metric(restarted, 'broker_clients_connected')).toBeGreaterThanOrEqual(1);
+    expect(metric(restarted, 'broker_uptime')).toBeDefined();
 
     await stop(exporter.proc);
     await stop(broker.proc);
@@ -322,6 +339,9 @@ describe('exporterBuildScriptForHost', () => {
         await walk(join(base, 'repo'));
       }
       const workDir = join(base, 'work');
+      const bad = await runScript(exporterBuildScriptForHost({ repoUrl: hostRepo.url, ref: 'v9.9.9-missing', version: '9.9.9', workDir, buildUser }));
+      expect(bad.code).toBe(4);
+      expect(bad.stderr).toContain('ref v9.9.9-missing does not resolve');
       const script = exporterBuildScriptForHost({ repoUrl: hostRepo.url, ref: 'v0.8.0', version: '0.8.0', workDir, buildUser });
       const t0 = Date.now();
       const r = await runScript(script);
@@ -342,5 +362,5 @@ describe('exporterBuildScriptForHost', () => {
     } finally {
       await rm(base, { recursive: true, force: true });
     }
-  }, 240_000);
+  }, 900_000);
 });

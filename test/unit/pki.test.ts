@@ -4,10 +4,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
+import { connect, createServer, type ConnectionOptions, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError, StepError } from '../../src/errors.js';
-import { defaultPkiDir, describeCert, ensureCa, ensureServerCert, type PkiOptions } from '../../src/pki/index.js';
+import { defaultPkiDir, describeCert, ensureCa, ensureServerCert, type ServerCertRequest } from '../../src/pki/index.js';
+import { certStructure } from '../../src/pki/x509.js';
 
 const roots: string[] = [];
 async function tempDir(): Promise<string> {
@@ -25,7 +26,7 @@ function openssl(...args: string[]): string {
 
 const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
 
-function broker(dir: string, host = 'b1', extra: Partial<PkiOptions> & { ipAddresses?: string[]; dnsNames?: string[] } = {}) {
+function broker(dir: string, host = 'b1', extra: Partial<ServerCertRequest> = {}) {
   return ensureServerCert({
     dir,
     check: false,
@@ -140,7 +141,7 @@ describe('pki: TLS', () => {
     return (server.address() as { port: number }).port;
   }
 
-  function handshake(opts: Parameters<typeof connect>[0]): Promise<{ authorized: boolean; error?: string }> {
+  function handshake(opts: ConnectionOptions): Promise<{ authorized: boolean; error?: string }> {
     return new Promise((res) => {
       const s: TLSSocket = connect(opts, () => {
         res({ authorized: s.authorized });
@@ -283,7 +284,7 @@ describe('pki: the user\'s own CA and certificates', () => {
     openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`);
     const ext = join(dir, `${name}.ext`);
     execFileSync('sh', ['-c', `printf 'subjectAltName=${san}\\nextendedKeyUsage=serverAuth\\n' > '${ext}'`]);
-    openssl('x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-out', crt, '-days', '30', '-extfile', ext);
+    openssl('x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-out', crt, '-days', '90', '-extfile', ext);
     return { crt, key };
   }
 
@@ -301,15 +302,41 @@ describe('pki: the user\'s own CA and certificates', () => {
     const issuerDer = openssl('x509', '-in', crt, '-noout', '-issuer', '-nameopt', 'RFC2253');
     const subjectDer = openssl('x509', '-in', ca.crt, '-noout', '-subject', '-nameopt', 'RFC2253');
     expect(issuerDer.replace('issuer=', '')).toBe(subjectDer.replace('subject=', ''));
-    // byte-identical names (UTF8String kept): compare the DER of the names via asn1parse offsets
-    const leafHex = Buffer.from(new X509Certificate(m.cert).raw).toString('hex');
-    const caSubject = openssl('x509', '-in', ca.crt, '-noout', '-subject', '-nameopt', 'RFC2253,dump_der,dump_all').trim();
-    expect(caSubject).toContain('#0C'); // UTF8String in the CA
-    expect(leafHex).toContain(Buffer.from('Acme, Inc.').toString('hex'));
+    // byte-identical names: the CA's UTF8Strings are kept (selfsigned's `ca` option re-encodes them as PrintableString)
+    const name = (pem: string, index: 2 | 4): string => {
+      const der = Buffer.from(new X509Certificate(pem).raw);
+      const { fields } = certStructure(der);
+      const f = fields[1 + index]!;
+      return der.subarray(f.start, f.end).toString('hex');
+    };
+    expect(name(m.cert, 2)).toBe(name(await readFile(ca.crt, 'utf8'), 4));
+    expect(name(m.cert, 2)).toContain(`0c0a${Buffer.from('Acme, Inc.').toString('hex')}`);
     expect(describeCert(m.cert).signatureAlgorithm).toBe('sha256WithRSAEncryption');
     expect(describeCert(m.cert).keyType).toBe('ec P-256');
     expect((await broker(pki, 'b1', { caCert: ca.crt, caKey: ca.key })).issued).toBe(false);
     expect(await ensureCa({ dir: pki, check: false, caCert: ca.crt, caKey: ca.key })).toMatchObject({ created: false });
+  });
+
+  it('an Ed25519 user CA, a host named by its IPv6 address, a wildcard name', async () => {
+    const dir = await tempDir();
+    const crt = join(dir, 'ed.crt');
+    const key = join(dir, 'ed.key');
+    openssl('req', '-x509', '-newkey', 'ed25519', '-nodes', '-keyout', key, '-out', crt, '-days', '100', '-subj', '/CN=Ed CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    const pki = join(dir, 'pki');
+    const m = await ensureServerCert({ dir: pki, check: false, host: 'fd00::5', dnsNames: ['*.mqtt.example.test'], ipAddresses: ['FD00:0::5', '10.0.0.5', 'fe80::1%eth0'], caCert: crt, caKey: key });
+    const d = describeCert(m.cert);
+    expect(d).toMatchObject({ subject: 'CN=fd00::5, O=provision', dns: ['*.mqtt.example.test'], ip: ['fd00::5', '10.0.0.5', 'fe80::1'], signatureAlgorithm: 'ED25519' });
+    const file = join(pki, 'hosts', 'fd00::5', 'server.crt');
+    expect(openssl('verify', '-x509_strict', '-CAfile', crt, file).trim()).toBe(`${file}: OK`);
+    expect(new X509Certificate(m.cert).checkHost('a.mqtt.example.test')).toBe('*.mqtt.example.test');
+    // notAfter is capped by the CA's
+    expect(m.notAfter.getTime()).toBeLessThanOrEqual(describeCert(await readFile(crt, 'utf8')).notAfter.getTime());
+    expect((await ensureServerCert({ dir: pki, check: false, host: 'fd00::5', dnsNames: ['*.mqtt.example.test'], ipAddresses: ['fe80::1', '10.0.0.5'], caCert: crt, caKey: key })).issued).toBe(false);
+    await expect(ensureServerCert({ dir: pki, check: false, host: 'b1', dnsNames: ['bad name'], ipAddresses: [], caCert: crt, caKey: key })).rejects.toThrow(
+      'invalid DNS name "bad name" for the certificate of host b1',
+    );
+    await expect(ensureServerCert({ dir: pki, check: false, host: 'b1', dnsNames: [], ipAddresses: ['10.0.0.256'], caCert: crt, caKey: key })).rejects.toThrow(InputError);
   });
 
   it('without caKey it cannot issue, and takes only validated per-host certificates', async () => {
@@ -343,7 +370,7 @@ describe('pki: the user\'s own CA and certificates', () => {
     await expect(broker(pki, 'b1', { caCert: ca.crt, userCert: { cert: good.crt, key: wrongHost.key } })).rejects.toThrow(
       `${wrongHost.key}: this key does not match the certificate ${good.crt}`,
     );
-    await expect(broker(pki, 'b1', { caCert: ca.crt, userCert: { cert: good.crt, key: good.key }, now: new Date(Date.now() + 60 * 86_400_000) })).rejects.toThrow(
+    await expect(broker(pki, 'b1', { caCert: ca.crt, userCert: { cert: good.crt, key: good.key }, now: new Date(Date.now() + 95 * 86_400_000) })).rejects.toThrow(
       /expired on/,
     );
     const other = await userCa(await tempDir(), 'ec');

@@ -1,0 +1,94 @@
+import type { FactQuery, FactResults, HostContext, PlayContext, Step, StepPlan } from '../engine/types.js';
+import type { HostFacts } from '../facts/host-facts.js';
+import type { Transport } from '../transport/types.js';
+
+export interface RecordedOutput {
+  stdout: string;
+  code?: number;
+}
+
+export interface RecordedPlanOptions {
+  check?: boolean;
+  diff?: boolean;
+  /** The SSH port of the pretend connection (default 22). */
+  sshPort?: number;
+  hostName?: string;
+}
+
+/**
+ * Plans a step offline: each declared fact's recorded output goes through the query's own `parse`, as the
+ * engine's batch would, so the parsers are exercised too. Any remote call from plan() throws.
+ */
+export async function planWithRecordedFacts(
+  step: Step,
+  hostFacts: HostFacts,
+  recorded: Record<string, RecordedOutput>,
+  opts: RecordedPlanOptions = {},
+): Promise<StepPlan> {
+  const results = new Map<string, unknown>();
+  for (const q of step.facts ?? []) {
+    const r = recorded[q.key];
+    if (!r) throw new Error(`no recorded output for fact "${q.key}" (recorded: ${Object.keys(recorded).join(', ') || 'none'})`);
+    results.set(q.key, q.parse(r.stdout, r.code ?? 0));
+  }
+  const facts: FactResults = {
+    get<T>(q: FactQuery<T>): T {
+      if (!results.has(q.key)) throw new Error(`fact ${q.key} was not gathered: declare it in the step's facts`);
+      return results.get(q.key) as T;
+    },
+  };
+  return step.plan(offlineContext(hostFacts, opts), facts);
+}
+
+/** The keys of a step's fact queries, in order (to address recorded outputs). */
+export function factKeys(step: Step): string[] {
+  return (step.facts ?? []).map((q) => q.key);
+}
+
+function refuse(what: string): never {
+  throw new Error(`plan() must not ${what}: everything it needs comes from declared facts`);
+}
+
+export function offlineContext(hostFacts: HostFacts, opts: RecordedPlanOptions = {}): HostContext {
+  const name = opts.hostName ?? hostFacts.hostname;
+  const transport: Transport = {
+    host: name,
+    sshPort: opts.sshPort ?? 22,
+    roundTrips: 0,
+    exec: () => refuse('run remote commands'),
+    script: () => refuse('run remote scripts'),
+    forward: () => refuse('open forwards'),
+    close: async () => undefined,
+  };
+  const host = { name, groups: ['all'], vars: {}, varSources: {} };
+  const play: PlayContext = {
+    name: 'test',
+    inventory: {
+      files: [],
+      baseDir: process.cwd(),
+      hosts: new Map([[name, host]]),
+      groups: new Map([['all', { name: 'all', children: [], hosts: [name] }]]),
+      hostOrder: [name],
+      selectHosts: () => [name],
+    },
+    hosts: [name],
+    facts: (h: string) => (h === name ? hostFacts : undefined),
+    transport: (h: string) => (h === name ? transport : undefined),
+    isFailed: () => false,
+    shared: new Map<string, unknown>(),
+    options: { check: opts.check ?? false, diff: opts.diff ?? false, forks: 1, tags: [], skipTags: [], verbose: false },
+    projectDir: process.cwd(),
+  };
+  return {
+    name,
+    host,
+    facts: hostFacts,
+    transport,
+    phase: 'configure',
+    play,
+    check: opts.check ?? false,
+    diff: opts.diff ?? false,
+    progress: () => undefined,
+    run: () => refuse('run remote commands'),
+  };
+}
