@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRole, type Step } from '../../src/engine/types.js';
+import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
 import { exporterBuildScriptForHost } from '../../src/exporter/controller-build.js';
 import { exporterShowsUptime } from '../../src/health/http-metrics.js';
 import { waitUntil } from '../../src/health/broker-health.js';
@@ -14,6 +14,11 @@ import { controllerBuild, resolveLocal } from './binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
 const BINARY = '/usr/local/bin/mosquitto_exporter';
+const exporterActive: FactQuery<boolean> = {
+  key: 'exporter:active',
+  script: 'systemctl is-active --quiet mosquitto-exporter 2>/dev/null || /etc/init.d/mosquitto-exporter status >/dev/null 2>&1',
+  parse: (_out, code) => code === 0,
+};
 const ENV_FILE = '/etc/mosquitto-exporter/env';
 const HOST_BUILD_DIR = '/var/cache/provision/exporter-build';
 const GO_PACKAGES = ['golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev', 'git'];
@@ -71,14 +76,27 @@ export default defineRole({
           : file({ name: 'exporter init script', path: '/etc/init.d/mosquitto-exporter', content: renderSysvScript(unit), owner: 'root', group: 'root', mode: '0755', notify: ['restart exporter'] }),
       ];
     },
-    runtime: (ctx) => [service({ name: 'mosquitto-exporter', enabled: true, state: 'started' })],
+    runtime: (ctx) => {
+      const [address = ctx.facts.primaryAddress, port = String(ctx.vars.exporter_port)] = (ctx.vars.exporter_bind_address ?? '').split(':').filter(Boolean);
+      const start = service({ name: 'mosquitto-exporter', enabled: true, state: 'started' });
+      return [{ ...start, verify: () => waitUntil(() => exporterShowsUptime(ctx.transport, address, Number(port)), 30_000, 500) }];
+    },
   },
   handlers: {
     'restart exporter': {
       steps: (ctx) => {
         const [address = ctx.facts.primaryAddress, port = String(ctx.vars.exporter_port)] = (ctx.vars.exporter_bind_address ?? '').split(':').filter(Boolean);
-        const restart = service({ name: 'mosquitto-exporter', state: 'restarted' });
-        return [{ ...restart, verify: () => waitUntil(() => exporterShowsUptime(ctx.transport, address, Number(port)), 30_000, 500) }];
+        return [
+          {
+            name: 'restart the exporter if it runs (the runtime phase starts it)',
+            facts: [exporterActive],
+            plan: (_c, facts) =>
+              facts.get(exporterActive)
+                ? { changes: [{ summary: 'restart mosquitto-exporter', actions: [{ script: 'systemctl restart mosquitto-exporter 2>/dev/null || /etc/init.d/mosquitto-exporter restart' }] }] }
+                : { skip: 'not running yet' },
+            verify: () => waitUntil(() => exporterShowsUptime(ctx.transport, address, Number(port)), 30_000, 500),
+          },
+        ];
       },
     },
   },

@@ -86,10 +86,12 @@ export async function buildExporterOnController(o: ExporterBuildOptions): Promis
   await ensurePrivateDir(cacheDir);
 
   return withLock(join(cacheDir, '.lock'), progress, async () => {
-    await ensureBuildTools(progress);
+    await ensureBuildTools(progress, ['git']); // Go is only needed when something must be built
 
     const srcDir = join(cacheDir, 'src', createHash('sha256').update(o.repoUrl).digest('hex').slice(0, 16));
-    await cloneOrFetch(o.repoUrl, srcDir, progress);
+    // A full commit hash already in the clone cannot change: no fetch (no network) needed.
+    const known = /^[0-9a-f]{40}$/.test(o.ref) && (await hasCommit(srcDir, o.ref));
+    if (!known) await cloneOrFetch(o.repoUrl, srcDir, progress);
     const commit = await resolvePinnedCommit(srcDir, o.ref, progress);
     const short = commit.slice(0, 7);
     const version = o.version ?? defaultVersion(o.ref, short);
@@ -106,6 +108,8 @@ export async function buildExporterOnController(o: ExporterBuildOptions): Promis
         return { binaryPath, sha256: reuse, commit, cached: true, seconds: elapsed(started) };
       }
     }
+
+    await ensureBuildTools(progress);
 
     // Check out the pinned commit (not the ref: a tag could be moved between resolve and checkout).
     await run('git', ['-C', srcDir, '-c', 'advice.detachedHead=false', 'checkout', '--force', commit], { progress, env: gitEnv() });
@@ -402,9 +406,10 @@ async function ensurePrivateDir(dir: string): Promise<void> {
   if (st.mode & 0o022) refuse(`group/world-writable (mode ${(st.mode & 0o7777).toString(8)})`);
 }
 
-async function missingPackages(): Promise<string[]> {
+async function missingPackages(only?: string[]): Promise<string[]> {
   const missing: string[] = [];
   for (const { pkg, provides } of EXPORTER_BUILD_PACKAGES) {
+    if (only && !only.includes(pkg)) continue;
     if (provides.startsWith('bin:')) {
       const ok = await run(provides.slice(4), provides === 'bin:go' ? ['version'] : ['--version']).then(
         () => true,
@@ -418,8 +423,9 @@ async function missingPackages(): Promise<string[]> {
   return missing;
 }
 
-async function ensureBuildTools(progress: (l: string) => void): Promise<void> {
-  const missing = await missingPackages();
+/** Makes sure the Debian packages (all, or `only` these) are there: apt-get installs them as root, else a clear error. */
+async function ensureBuildTools(progress: (l: string) => void, only?: string[]): Promise<void> {
+  const missing = await missingPackages(only);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
     throw new ExporterBuildError(
@@ -433,7 +439,7 @@ async function ensureBuildTools(progress: (l: string) => void): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await run('apt-get', ['update'], { env, progress, problem: 'apt-get update failed' });
   await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env, progress, problem: `installing ${missing.join(' ')} failed` });
-  const still = await missingPackages();
+  const still = await missingPackages(only);
   if (still.length) {
     throw new ExporterBuildError(`still missing after apt-get install: ${still.join(' ')}`, `apt-get install ${missing.join(' ')}`, 0, '');
   }
@@ -470,6 +476,14 @@ async function cloneOrFetch(repoUrl: string, srcDir: string, progress: (l: strin
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+async function hasCommit(srcDir: string, commit: string): Promise<boolean> {
+  if (!existsSync(srcDir)) return false;
+  return run('git', ['-C', srcDir, 'cat-file', '-e', `${commit}^{commit}`], { env: gitEnv() }).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Resolves the ref to a full commit: a tag first, then a commit hash, then a branch (allowed, but warned about). */

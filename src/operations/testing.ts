@@ -55,9 +55,9 @@ export function offlineContext(hostFacts: HostFacts, opts: RecordedPlanOptions =
     host: name,
     sshPort: opts.sshPort ?? 22,
     roundTrips: 0,
-    exec: () => refuse('run remote commands'),
-    script: () => refuse('run remote scripts'),
-    forward: () => refuse('open forwards'),
+    exec: async () => refuse('run remote commands'),
+    script: async () => refuse('run remote scripts'),
+    forward: async () => refuse('open forwards'),
     close: async () => undefined,
   };
   const host = { name, groups: ['all'], vars: {}, varSources: {} };
@@ -89,6 +89,6 @@ export function offlineContext(hostFacts: HostFacts, opts: RecordedPlanOptions =
     check: opts.check ?? false,
     diff: opts.diff ?? false,
     progress: () => undefined,
-    run: () => refuse('run remote commands'),
+    run: async () => refuse('run remote commands'),
   };
 }
