@@ -59,7 +59,8 @@ ${hosts}
   if (!existsSync(pw)) writeFileSync(pw, `${(await import('node:crypto')).randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
 
   process.stdout.write(c.bold('\n2/4 provision (build → configure → runtime → cluster) …\n'));
-  const invArgs = [sb.inventoryPath, inventory];
+  // The cluster inventory first: pki/ and secrets/ live beside it.
+  const invArgs = [inventory, sb.inventoryPath];
   const code = await runCommand({ inventories: invArgs, phases: [...PHASES], tags: [], skipTags: [], check: false, diff: false, forks: 10, listHosts: false, listTasks: false, verbose: false, acceptNewHostKeys: false, extraVars: [], plain: false });
   if (code !== 0) return code;
   process.stdout.write(c.bold('\n3/4 provision verify …\n'));

@@ -35,7 +35,8 @@ export function command(o: CommandOptions): Step {
           : undefined;
         if (why) return { changes: [], message: `not run: ${why}` };
       }
-      return { changes: [{ summary: `run ${o.name}`, actions: [{ script: o.script, timeoutMs: o.timeoutMs, okCodes: o.okCodes }] }] };
+      const action = { script: o.script, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}), ...(o.okCodes ? { okCodes: o.okCodes } : {}) };
+      return { changes: [{ summary: `run ${o.name}`, actions: [action] }] };
     },
   };
 }

@@ -16,13 +16,22 @@ export function renderRecap(report: RunReport): string {
     lines.push('', c.bold(report.check ? 'WOULD CHANGE' : 'CHANGED'));
     const byHost = new Map<string, string[]>();
     for (const s of changed) byHost.set(s.host, [...(byHost.get(s.host) ?? []), `${s.role}: ${(s.changes ?? [s.step]).join(', ')}`]);
-    const shown = [...byHost].slice(0, 12);
-    for (const [host, items] of shown) {
-      lines.push(`  ${c.yellow(host)}`);
-      for (const item of items.slice(0, 8)) lines.push(`    ${item.length > 110 ? `${item.slice(0, 107)}...` : item}`);
-      if (items.length > 8) lines.push(`    … and ${items.length - 8} more`);
+    // Hosts with the same changes (modulo their own name) share one block: ten identical brokers fit one screen.
+    const groups = new Map<string, { hosts: string[]; items: string[] }>();
+    for (const [host, items] of byHost) {
+      const key = items.map((i) => i.split(host).join('<host>')).join('\n');
+      const g = groups.get(key) ?? { hosts: [], items };
+      g.hosts.push(host);
+      groups.set(key, g);
     }
-    if (byHost.size > shown.length) lines.push(`  … and ${byHost.size - shown.length} more hosts (see --json)`);
+    const shown = [...groups.values()].slice(0, 6);
+    for (const { hosts, items } of shown) {
+      lines.push(`  ${c.yellow(hosts.join(', '))}`);
+      const label = hosts.length > 1 ? items.map((i) => i.split(hosts[0]!).join('<host>')) : items;
+      for (const item of label.slice(0, 10)) lines.push(`    ${item.length > 110 ? `${item.slice(0, 107)}...` : item}`);
+      if (items.length > 10) lines.push(`    … and ${items.length - 10} more (see --json)`);
+    }
+    if (groups.size > shown.length) lines.push(`  … and ${groups.size - shown.length} more groups of hosts (see --json)`);
   }
   const failures = report.hosts.filter((h) => h.error);
   if (failures.length) {
