@@ -3,8 +3,10 @@ import { defineRole, type Step } from '../../src/engine/types.js';
 import { renderHaproxyConfig } from '../../src/haproxy/config.js';
 import { renderKeepalivedConfig } from '../../src/keepalived/config.js';
 import { zSecret } from '../../src/inventory/schema.js';
+import { command } from '../../src/operations/command.js';
 import { directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
+import { selinuxPort } from '../../src/operations/selinux.js';
 import { service } from '../../src/operations/service.js';
 import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
@@ -20,7 +22,7 @@ const vars = z.object({
   max_keepalive: z.number().int().min(5).max(65535).default(60),
   keepalived_router_id: z.number().int().min(1).max(255).default(51),
   keepalived_interface: z.string().min(1).default('eth0'),
-  keepalived_password: zSecret.optional(),
+  keepalived_password: zSecret.refine((p) => p.reveal().length <= 8, 'VRRP passwords are at most 8 characters').optional(),
 });
 
 const CFG = '/etc/haproxy/haproxy.cfg';
@@ -55,7 +57,20 @@ export default defineRole({
         file({ name: 'TLS certificate and key for clients', path: PEM, content: `${m.cert.trim()}\n${m.key.trim()}\n`, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, notify: ['reload haproxy'] }),
         file({ name: 'haproxy.cfg', path: CFG, content: cfg, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, validate: 'haproxy -c -q -f %s', notify: ['reload haproxy'] }),
       ];
+      if (ctx.facts.os.family === 'redhat' && ctx.facts.selinux !== 'absent' && ctx.facts.selinux !== 'disabled') {
+        // haproxy_t is confined: label its listening ports and let it reach the brokers' private listener.
+        steps.unshift(
+          selinuxPort({ port: v.mqtt_tls_port, proto: 'tcp', type: 'http_port_t' }),
+          selinuxPort({ port: v.haproxy_metrics_port, proto: 'tcp', type: 'http_port_t' }),
+          command({ name: 'SELinux: haproxy may connect to the brokers', unless: 'getsebool haproxy_connect_any | grep -q "on$"', script: 'setsebool -P haproxy_connect_any 1' }),
+        );
+      }
       if (v.cluster_vip) {
+        // HAProxy on a load balancer that does not hold the VIP must still bind it.
+        steps.unshift(
+          file({ name: 'allow binding the VIP before holding it', path: '/etc/sysctl.d/60-provision-haproxy.conf', content: 'net.ipv4.ip_nonlocal_bind = 1\n', owner: 'root', group: 'root', mode: '0644' }),
+          command({ name: 'ip_nonlocal_bind active', unless: 'test "$(sysctl -n net.ipv4.ip_nonlocal_bind)" = 1', script: 'sysctl -q -w net.ipv4.ip_nonlocal_bind=1' }),
+        );
         const priority = 150 - lbs.indexOf(ctx.name);
         steps.push(
           file({

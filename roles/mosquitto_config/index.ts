@@ -6,6 +6,7 @@ import { directory, file } from '../../src/operations/file.js';
 import { shq } from '../../src/transport/shell-quote.js';
 import { certificateFor } from '../pki/material.js';
 import { tlsVars } from '../pki/vars.js';
+import { cedaloBrokerVars } from '../cedalo_ha/vars.js';
 import { systemCredentials } from './credentials.js';
 import { passwordFileSteps } from './password-file.js';
 import { BACKUP_SUFFIX, restartWithRollback } from './restart.js';
@@ -15,6 +16,7 @@ import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
 const vars = z.object({
   ...brokerVars,
   ...tlsVars,
+  ...cedaloBrokerVars,
   max_keepalive: z.number().int().min(5).max(65535).default(60),
   max_packet_size: z.number().int().min(1024).max(268435455).default(1048576),
   max_queued_messages: z.number().int().min(0).default(1000),
@@ -76,6 +78,8 @@ export default defineRole({
         persistence: v.persistence,
         autosaveInterval: v.autosave_interval,
         extra: v.mosquitto_extra_config,
+        // Cedalo HA: plugin, control API and admin listener (roles/cedalo_ha forms the cluster).
+        ...(v.cluster_backend === 'cedalo' ? { cedalo: { pluginPath: v.cedalo_ha_plugin_path, adminPort: v.cedalo_admin_port } } : {}),
       });
       steps.push(file({ name: 'mosquitto.conf', path: BROKER_PATHS.conf, content: conf, owner: 'root', group: 'mosquitto', mode: '0640', backup: true, backupSuffix: BACKUP_SUFFIX, notify: ['restart mosquitto'] }));
       return steps;

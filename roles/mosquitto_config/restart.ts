@@ -2,6 +2,8 @@ import { StepError } from '../../src/errors.js';
 import type { HostContext, Step } from '../../src/engine/types.js';
 import { tlsLoginCheck, waitUntil, type BrokerLogin } from '../../src/health/broker-health.js';
 import { BROKER_PATHS } from './vars.js';
+import { HAPROXY_BACKEND_NAME } from '../../src/haproxy/config.js';
+import { backendServerStatus } from '../../src/haproxy/stats.js';
 
 export const BACKUP_SUFFIX = '.provision-prev';
 
@@ -22,6 +24,25 @@ async function brokerLog(ctx: HostContext): Promise<string> {
  * Restart, then prove the broker serves: a TLS login with the CA. If it does not come back, the previous
  * configuration is restored and the broker restarted on it, and the step fails with the broker's own words.
  */
+/**
+ * A rolling restart moves on only when every load balancer that knows this broker sees it UP again,
+ * so two brokers are never out of the pool at once.
+ */
+async function waitForLoadBalancers(ctx: HostContext, timeoutMs = 30_000): Promise<void> {
+  const lbs = ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+  for (const lb of lbs) {
+    const t = ctx.play.transport(lb);
+    if (!t) continue;
+    const known = await backendServerStatus(t, HAPROXY_BACKEND_NAME);
+    if (!known.has(ctx.name)) continue;
+    ctx.progress(`waiting until ${lb} sees ${ctx.name} UP`);
+    await waitUntil(async () => {
+      const status = (await backendServerStatus(t, HAPROXY_BACKEND_NAME)).get(ctx.name) ?? 'unknown';
+      if (!status.startsWith('UP')) throw new StepError(`load balancer ${lb} still sees ${ctx.name} as ${status}`);
+    }, timeoutMs, 250);
+  }
+}
+
 export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<string>; login: BrokerLogin; healthTimeoutMs?: number }): Step {
   return {
     name: 'restart mosquitto and check it serves TLS logins',
@@ -35,7 +56,6 @@ export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<stri
             await restartService(ctx);
             try {
               await waitUntil(check, o.healthTimeoutMs ?? 15_000);
-              return;
             } catch (err) {
               const log = await brokerLog(ctx);
               const restored = await ctx.transport.script(
@@ -51,6 +71,7 @@ export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<stri
               }
               throw new StepError(`mosquitto did not come back healthy (${(err as Error).message}); ${after}. Broker log:\n${log}`);
             }
+            await waitForLoadBalancers(ctx);
           },
         },
       ],

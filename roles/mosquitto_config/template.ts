@@ -18,6 +18,24 @@ export interface MosquittoConfInput {
   autosaveInterval: number;
   maxQueuedMessages: number;
   extra: string[];
+  /** Cedalo HA (cluster_backend: cedalo). `pluginPath: null` = simulator mode: stock Mosquitto, no Cedalo-only options. */
+  cedalo?: { pluginPath: string | null; adminPort: number };
+}
+
+/** Cedalo HA: global lines (plugin, control API). Stock Mosquitto 2.0 rejects all three Cedalo options. */
+function cedaloGlobal(c: MosquittoConfInput['cedalo']): string[] {
+  if (!c) return [];
+  if (c.pluginPath === null)
+    return ['', '# Cedalo HA SIMULATOR MODE (cedalo_ha_plugin_path: null): no HA plugin; global_plugin and', '# enable_control_api are Cedalo-only options that stock Mosquitto refuses.'];
+  return ['', '# Cedalo HA plugin and its control API ($CONTROL/cedalo/ha/v1).', `global_plugin ${c.pluginPath}`, 'enable_control_api true'];
+}
+
+/** Cedalo HA: the admin listener, open on every node (the plugin closes the client listeners on followers). */
+function cedaloAdminListener(c: MosquittoConfInput['cedalo']): string[] {
+  if (!c) return [];
+  if (c.pluginPath === null)
+    return ['', '# Cedalo HA SIMULATOR MODE: a plain loopback listener stands in for the admin listener (admin_listener is Cedalo-only).', `listener ${c.adminPort} 127.0.0.1`];
+  return ['', '# Cedalo HA admin listener (control API, open on followers too; the firewall keeps it closed from outside).', `listener ${c.adminPort}`, 'admin_listener true'];
 }
 
 /** /etc/mosquitto/mosquitto.conf, whole: what runs is what this renders, nothing inherited. */
@@ -30,6 +48,7 @@ export function renderMosquittoConf(i: MosquittoConfInput): string {
     'per_listener_settings false',
     'allow_anonymous false',
     ...auth,
+    ...cedaloGlobal(i.cedalo),
     '',
     `persistence ${i.persistence}`,
     `persistence_location ${i.dataDir}/`,
@@ -56,6 +75,7 @@ export function renderMosquittoConf(i: MosquittoConfInput): string {
     'tls_version tlsv1.2',
   ];
   if (i.lb) lines.push('', '# Load balancers only (TLS ends at HAProxy; the firewall admits the load balancers alone).', `listener ${i.lb.port} ${i.lb.address}`);
+  lines.push(...cedaloAdminListener(i.cedalo));
   if (i.extra.length) lines.push('', '# mosquitto_extra_config', ...i.extra);
   return `${lines.join('\n')}\n`;
 }

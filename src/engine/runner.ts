@@ -13,7 +13,7 @@ import type { Play, Playbook } from './playbook.js';
 import { summarize, type RunReport, type StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
 import { errorMessage, runSteps, type StepUnit } from './step-runner.js';
-import type { AnyZodObject, Handler, HostContext, PlayContext, Role, RoleContext, RunOptions } from './types.js';
+import type { AnyZodObject, Handler, PlayContext, RoleContext, RunOptions } from './types.js';
 
 export interface RunRequest {
   inventory: Inventory;
@@ -163,8 +163,7 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
   const { req, hosts } = env;
   const live = () => batch.filter((h) => hosts.get(h)!.state === 'ok');
   for (const phase of req.phases) {
-    const roles = play.roles.filter(({ role }) => role.phases[phase] || hasHandlers(role));
-    if (!roles.some(({ role }) => role.phases[phase])) continue;
+    if (!play.roles.some(({ role }) => role.phases[phase] || role.absent?.[phase])) continue;
     const phaseHosts = live();
     if (phaseHosts.length === 0) break;
     req.events.phaseStart(play.name, phase, phaseHosts);
@@ -196,14 +195,15 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
   return false;
 }
 
-function hasHandlers(role: Role): boolean {
-  return Object.keys(role.handlers ?? {}).length > 0;
+/** `state: absent` on a host: it is being taken out of service, and roles run their removal steps instead. */
+export function isAbsent(host: { vars: Record<string, unknown> }): boolean {
+  return host.vars.state === 'absent';
 }
 
 async function phaseUnits(play: Play, phase: Phase, ctx: RoleContext<Record<string, unknown>>, options: RunOptions): Promise<StepUnit[]> {
   const units: StepUnit[] = [];
   for (const { role, tags } of play.roles) {
-    const build = role.phases[phase];
+    const build = isAbsent(ctx.host) ? role.absent?.[phase] : role.phases[phase];
     if (!build) continue;
     for (const step of await build(ctx as never)) {
       const stepTags = new Set([...(step.tags ?? []), ...tags, role.name, phase]);

@@ -116,6 +116,11 @@ export interface Role<S extends AnyZodObject = AnyZodObject> {
   /** The variables this role reads, with types and defaults; validated per host before anything runs. */
   vars: S;
   phases: Partial<Record<Phase, (ctx: RoleContext<z.output<S>>) => Step[] | Promise<Step[]>>>;
+  /**
+   * Steps for hosts marked `state: absent` in the inventory (being removed from service). A role without
+   * them leaves such hosts alone.
+   */
+  absent?: Partial<Record<Phase, (ctx: RoleContext<z.output<S>>) => Step[] | Promise<Step[]>>>;
   handlers?: Record<string, Handler<z.output<S>>>;
 }
 

@@ -268,8 +268,12 @@ describe('service', () => {
     const stdout = '@@init\nsysv\n@@script\npresent\n@@status\n3\n@@links\n';
     const p = await planWithRecordedFacts(step, sysv, { 'service:mosquitto': { stdout } });
     expect(scripts(p)).toEqual(['update-rc.d mosquitto defaults >/dev/null && update-rc.d mosquitto enable', '/etc/init.d/mosquitto start']);
-    const ok = '@@init\nsysv\n@@script\npresent\n@@status\n0\n@@links\n/etc/rc2.d/S01mosquitto\n';
-    expect(await planWithRecordedFacts(step, sysv, { 'service:mosquitto': { stdout: ok } })).toEqual({ changes: [] });
+    // Recorded on a Debian 12 host without systemd: cron's rc links exist, `status` exits 3 (stopped).
+    const cron = service({ name: 'cron', enabled: true, state: 'started' });
+    const recorded = fixture('debian12/service-sysv-enabled-stopped.txt');
+    expect(scripts(await planWithRecordedFacts(cron, sysv, { 'service:cron': { stdout: recorded } }))).toEqual(['/etc/init.d/cron start']);
+    const running = recorded.replace('@@status\n3', '@@status\n0');
+    expect(await planWithRecordedFacts(cron, sysv, { 'service:cron': { stdout: running } })).toEqual({ changes: [] });
   });
 
   it('systemdUnit writes the unit then reloads systemd', async () => {
