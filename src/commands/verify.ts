@@ -13,6 +13,7 @@ import { Secret } from '../secrets.js';
 import { SshTransport } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { c } from '../output/colors.js';
@@ -129,7 +130,7 @@ function normalize(state: unknown): unknown {
 
 async function pubSubRoundTrip(o: { host: string; port: number; ca: Buffer; servername: string; username: string; password: Secret }): Promise<number> {
   const topic = `provision/verify/${randomUUID()}`;
-  const opts = { host: o.host, port: o.port, protocol: 'mqtts' as const, ca: o.ca, servername: o.servername, username: o.username, password: o.password.reveal(), connectTimeout: 5000, reconnectPeriod: 0 };
+  const opts = { host: o.host, port: o.port, protocol: 'mqtts' as const, ca: o.ca, ...(isIP(o.servername) ? {} : { servername: o.servername }), username: o.username, password: o.password.reveal(), connectTimeout: 5000, reconnectPeriod: 0 };
   const sub = mqttConnect({ ...opts, clientId: `verify-sub-${randomUUID().slice(0, 8)}` });
   const pub = mqttConnect({ ...opts, clientId: `verify-pub-${randomUUID().slice(0, 8)}` });
   try {

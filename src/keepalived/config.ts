@@ -35,11 +35,12 @@ export interface KeepalivedConfigInput {
 }
 
 /**
- * Default health check of the local HAProxy. `pidof` (not `systemctl is-active`) because a
+ * Default health check of the local HAProxy. A process check (not `systemctl is-active`) because a
  * `systemctl reload haproxy` puts the unit in "reloading" for a moment, and because it also works
- * on hosts without systemd; `killall -0` would need psmisc, which Debian does not install.
+ * on hosts without systemd. Not `pidof`: on Debian it is a symlink to killall5, keepalived's script
+ * security resolves the link, and killall5 run under its own name refuses the arguments (verified).
  */
-export const DEFAULT_HAPROXY_CHECK_SCRIPT = '/usr/bin/pidof haproxy';
+export const DEFAULT_HAPROXY_CHECK_SCRIPT = '/usr/bin/pgrep -x haproxy';
 export const KEEPALIVED_CHECK_NAME = 'chk_haproxy';
 
 function fail(problem: string, path: string): never {

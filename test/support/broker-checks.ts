@@ -1,5 +1,6 @@
 // Checks of provisioned brokers made from the controller, the way a client or Prometheus sees them:
 // TLS MQTT logins and publish/subscribe with the `mqtt` package, TCP probes, the exporter's /metrics.
+import { createPrivateKey } from 'node:crypto';
 import { request } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -202,4 +203,21 @@ export async function sampleWhile(until: Promise<unknown>, sample: () => Promise
   await finished;
   out.push(await sample().catch(() => ''));
   return out;
+}
+
+/**
+ * The private numbers (JWK `d`) of every PEM private key in `text` (PKCS#8, SEC1 or PKCS#1; OpenSSH keys are
+ * skipped): two keys are the same key exactly when these match, whatever their encoding.
+ */
+export function privateKeyIds(text: string): string[] {
+  const ids: string[] = [];
+  for (const m of text.matchAll(/-----BEGIN ((?:EC |RSA )?PRIVATE KEY)-----[\s\S]*?-----END \1-----/g)) {
+    try {
+      const jwk = createPrivateKey(m[0]).export({ format: 'jwk' });
+      if (typeof jwk.d === 'string') ids.push(jwk.d);
+    } catch {
+      // not a key node can read (encrypted, truncated): not the CA key we compare with
+    }
+  }
+  return ids;
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { connect, type MqttClient } from 'mqtt';
 
 export interface FailoverResult {
@@ -30,7 +31,7 @@ export interface FailoverOptions {
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function client(o: FailoverOptions, id: string): MqttClient {
-  return connect({ host: o.host, port: o.port, protocol: 'mqtts', ca: o.ca, servername: o.servername, username: o.username, password: o.password, clientId: id, reconnectPeriod: 200, connectTimeout: 3000, keepalive: 10, clean: true });
+  return connect({ host: o.host, port: o.port, protocol: 'mqtts', ca: o.ca, ...(isIP(o.servername) ? {} : { servername: o.servername }), username: o.username, password: o.password, clientId: id, reconnectPeriod: 200, connectTimeout: 3000, keepalive: 10, clean: true });
 }
 
 /** A QoS 1 publisher at a steady rate and a subscriber, both through the load balancer; a fault in the middle. */

@@ -288,6 +288,9 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
     // the other brokers: only what is missing
     const other = await planOf(step, context(f, 'mq2', true));
     expect('changes' in other && other.changes[0]!.summary).toBe(`role admin: addRoleACL publishClientReceive ${PREFIX}/cedalo/ha/#, addRoleACL subscribePattern ${PREFIX}/cedalo/ha/#`);
+    // The plugin disconnected every admin session of mq1 (the simulator's too): let it resubscribe.
+    for (let i = 0; i < 100 && !sim.reachable('mq1'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(sim.reachable('mq1')).toBe(true);
   });
 
   it('check mode shows the planned formation and changes nothing; a run forms it; a second run is ok', async () => {
