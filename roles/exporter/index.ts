@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
+import { StepError } from '../../src/errors.js';
 import { exporterBuildScriptForHost } from '../../src/exporter/controller-build.js';
 import { exporterShowsUptime } from '../../src/health/http-metrics.js';
 import { waitUntil } from '../../src/health/broker-health.js';
@@ -44,6 +45,8 @@ export default defineRole({
       const v = ctx.vars;
       const steps: Step[] = [user({ name: v.exporter_system_user, system: true, shell: '/usr/sbin/nologin', home: '/nonexistent', createHome: false })];
       if (v.exporter_source === 'host-build') {
+        if (ctx.facts.os.family !== 'debian')
+          throw new StepError(`exporter_source: host-build uses Debian's Go packages and works on Debian hosts only; on ${ctx.facts.os.pretty} use controller-build (the default) or binary`);
         steps.push(
           packages({ name: 'Go toolchain for the exporter build', names: GO_PACKAGES }),
           command({
@@ -55,6 +58,7 @@ export default defineRole({
         );
         return steps;
       }
+      if (ctx.play.listOnly) return [...steps, copy({ name: 'exporter binary', src: '/dev/null', dest: BINARY, owner: 'root', group: 'root', mode: '0755' })];
       const src =
         v.exporter_source === 'binary'
           ? resolveLocal(ctx, v.exporter_binary ?? '')

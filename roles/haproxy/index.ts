@@ -7,7 +7,7 @@ import { command } from '../../src/operations/command.js';
 import { directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
 import { selinuxPort } from '../../src/operations/selinux.js';
-import { service } from '../../src/operations/service.js';
+import { service, systemdUnit } from '../../src/operations/service.js';
 import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { certificateFor } from '../pki/material.js';
@@ -57,6 +57,13 @@ export default defineRole({
         file({ name: 'TLS certificate and key for clients', path: PEM, content: `${m.cert.trim()}\n${m.key.trim()}\n`, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, notify: ['reload haproxy'] }),
         file({ name: 'haproxy.cfg', path: CFG, content: cfg, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, validate: 'haproxy -c -q -f %s', notify: ['reload haproxy'] }),
       ];
+      if (ctx.facts.os.family === 'redhat') {
+        // Debian's unit creates /run/haproxy for the admin socket; Rocky's does not.
+        steps.unshift(
+          directory({ path: '/etc/systemd/system/haproxy.service.d', owner: 'root', group: 'root', mode: '0755' }),
+          systemdUnit({ name: 'haproxy.service.d/provision.conf', content: '[Service]\nRuntimeDirectory=haproxy\n', notify: ['reload haproxy'] }),
+        );
+      }
       if (ctx.facts.os.family === 'redhat' && ctx.facts.selinux !== 'absent' && ctx.facts.selinux !== 'disabled') {
         // haproxy_t is confined: label its listening ports and let it reach the brokers' private listener.
         steps.unshift(

@@ -14,7 +14,9 @@ export function parseExtraVars(items: string[]): Record<string, unknown> {
       } catch (err) {
         throw new OptionsError(`--extra-vars ${text}: ${(err as Error).message}`);
       }
-      Object.assign(out, parsed ?? {});
+      if (parsed === null || parsed === undefined) continue;
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new OptionsError(`--extra-vars ${text}: the file must hold a mapping of variable names to values`);
+      Object.assign(out, parsed);
     } else if (text.startsWith('{')) {
       try {
         Object.assign(out, JSON.parse(text));
@@ -22,9 +24,10 @@ export function parseExtraVars(items: string[]): Record<string, unknown> {
         throw new OptionsError(`--extra-vars: invalid JSON: ${(err as Error).message}`);
       }
     } else {
-      for (const m of text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|'([^']*)'|(\S*))/g)) {
-        const raw = m[3] ?? m[4] ?? m[5] ?? '';
-        out[m[1]!] = m[3] !== undefined || m[4] !== undefined ? raw : coerce(raw);
+      for (const word of text.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? []) {
+        const m = word.match(/^([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|'([^']*)'|(.*))$/);
+        if (!m) throw new OptionsError(`--extra-vars: '${word}' is not name=value (names are letters, digits and _)`);
+        out[m[1]!] = m[2] ?? m[3] ?? coerce(m[4] ?? '');
       }
     }
   }

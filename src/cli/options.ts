@@ -55,7 +55,8 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     throw new OptionsError(`${(err as Error).message} (see provision --help)`);
   }
   if (positionals.length) throw new OptionsError(`unexpected argument '${positionals[0]}' (see provision --help)`);
-  const phases = values.phase ? list(values.phase) : [...PHASES];
+  const phases = values.phase === undefined ? [...PHASES] : list(values.phase);
+  if (phases.length === 0) throw new OptionsError(`--phase needs at least one of ${PHASES.join(', ')}`);
   for (const p of phases) if (!isPhase(p)) throw new OptionsError(`--phase: unknown phase '${p}' (phases: ${PHASES.join(', ')})`);
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1 || forks > 500) throw new OptionsError(`--forks must be a whole number from 1 to 500, got '${values.forks}'`);

@@ -81,8 +81,11 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
         const rn = r.get('role', true) as YamlNode | undefined;
         node = rn ?? (r as YamlNode);
         roleName = isScalar(rn) ? rn.value : undefined;
-        const t = r.get('tags');
-        tags = t === undefined ? [] : (JSON.parse(JSON.stringify(t)) as unknown[]).map(String);
+        const tnode = r.get('tags', true) as YamlNode | undefined;
+        const t = tnode ? (tnode as { toJSON(): unknown }).toJSON() : undefined;
+        if (typeof t === 'string') tags = t.split(',').map((x) => x.trim()).filter(Boolean);
+        else if (Array.isArray(t)) tags = t.map(String);
+        else if (t !== undefined && t !== null) fail(tnode, "'tags' must be a list of names or a comma-separated string", `${rpath}.tags`);
       }
       if (typeof roleName !== 'string') fail(node, 'a role entry is a name or { role: name, tags: [...] }', rpath);
       roles.push({ role: await loadRole(roleName as string, dirname(file), () => fail(node, `unknown role '${roleName}' (roles are folders under roles/: ${availableRoles().join(', ')})`, rpath)), tags });

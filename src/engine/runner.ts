@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommandError, InputError, OptionsError } from '../errors.js';
+import { CommandError, InputError, OptionsError, UnreachableError } from '../errors.js';
 import type { HostFacts } from '../facts/host-facts.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import type { Inventory, InventoryHost } from '../inventory/types.js';
@@ -96,7 +96,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
           events.hostConnected(name, `${st.facts.os.pretty}, ${st.facts.primaryAddress}`);
         } catch (err) {
           const message = errorMessage(err);
-          st.state = st.transport ? 'failed' : 'unreachable';
+          st.state = !st.transport || err instanceof UnreachableError ? 'unreachable' : 'failed';
           st.error = message;
           const r: StepRecord = { host: name, play: '', phase: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
           records.push(r);
@@ -109,7 +109,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
   const shared = new Map<string, unknown>();
   const runOnce = new Map<string, string>();
   try {
-    for (const play of playbook.plays) {
+    plays: for (const play of playbook.plays) {
       const all = playHosts.get(play)!;
       if (all.length === 0) continue;
       events.playStart(play.name, all);
@@ -126,7 +126,11 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
       };
       for (const batch of serialBatches(all, play.serial)) {
         const aborted = await runBatch(play, batch, playCtx, playVars.get(play)!, { req, hosts, records, forks, runOnce });
-        if (aborted) break;
+        // Like Ansible: a play stopped by max_fail_percentage ends the whole run.
+        if (aborted) {
+          events.playEnd(play.name);
+          break plays;
+        }
       }
       events.playEnd(play.name);
     }
@@ -162,6 +166,8 @@ interface BatchEnv {
 async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars: Map<string, Record<string, unknown>>, env: BatchEnv): Promise<boolean> {
   const { req, hosts } = env;
   const live = () => batch.filter((h) => hosts.get(h)!.state === 'ok');
+  const exceeded = () => batchExceedsFailures(batch.length - live().length, batch.length, play.maxFailPercentage);
+  if (exceeded()) return true;
   for (const phase of req.phases) {
     if (!play.roles.some(({ role }) => role.phases[phase] || role.absent?.[phase])) continue;
     const phaseHosts = live();
@@ -275,7 +281,10 @@ async function runHandlers(play: Play, phase: Phase, contexts: Map<string, RoleC
   for (const { role } of play.roles) for (const [name, handler] of Object.entries(role.handlers ?? {})) defined.push({ name, role: role.name, handler: handler as Handler<Record<string, unknown>> });
   for (const [host, names] of notified)
     for (const n of names)
-      if (!defined.some((d) => d.name === n)) failHost(env, play, phase, host, `notify ${n}`, `no role of play '${play.name}' defines a handler named '${n}'`);
+      if (!defined.some((d) => d.name === n)) {
+        failHost(env, play, phase, host, `notify ${n}`, `no role of play '${play.name}' defines a handler named '${n}'`);
+        markFailed(env, host);
+      }
 
   const runOne = async (host: string, d: (typeof defined)[number]): Promise<boolean> => {
     const ctx = contexts.get(host)!;

@@ -38,15 +38,15 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
     const { step, role } = units[i]!;
     const started = Date.now();
     const record = (status: StepRecord['status'], extra: Partial<StepRecord> = {}) => {
-      const r: StepRecord = { host: ctx.name, play: env.play, phase: env.phase, role, step: step.name, status, changed: status === 'changed', durationMs: Date.now() - started, ...extra };
+      const r: StepRecord = { host: ctx.name, play: env.play, phase: env.phase, role, step: redact(step.name), status, changed: status === 'changed', durationMs: Date.now() - started, ...extra };
       if (r.message) r.message = redact(r.message);
       env.records.push(r);
       env.events.stepEnd(r);
     };
-    env.events.stepStart(ctx.name, env.phase, role, step.name);
+    env.events.stepStart(ctx.name, env.phase, role, redact(step.name));
     try {
       if (step.runOnce) {
-        const key = `${env.phase}:${role}:${step.name}`;
+        const key = `${env.play}:${env.phase}:${role}:${step.name}`;
         const owner = env.runOnce.get(key);
         if (owner && owner !== ctx.name) {
           record('skipped', { message: `ran once on ${owner}` });

@@ -76,6 +76,8 @@ export interface PlayContext {
   /** Values published by steps for other hosts and later phases (run-once results, cluster state). */
   shared: Map<string, unknown>;
   options: RunOptions;
+  /** Only listing steps (--list-tasks): roles must not build, fetch or write anything while constructing steps. */
+  listOnly?: boolean;
   /** Project root (where roles and playbooks live) and inventory directory (pki/ lives there). */
   projectDir: string;
 }

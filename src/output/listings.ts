@@ -50,7 +50,7 @@ export async function listTasks(inventory: Inventory, playbook: Playbook, o: Run
     }
     const host = inventory.hosts.get(first)!;
     const vars = validateHostVars(host, playSchema(play), { inventoryFile: inventory.files[0]!, knownNames: known });
-    const playCtx: PlayContext = { name: play.name, hosts, inventory, facts: () => undefined, transport: () => undefined, isFailed: () => false, shared: new Map(), options: { check: true, diff: false, forks: 1, tags: o.tags, skipTags: o.skipTags, verbose: false }, projectDir: '' };
+    const playCtx: PlayContext = { name: play.name, hosts, inventory, facts: () => undefined, transport: () => undefined, isFailed: () => false, shared: new Map(), listOnly: true, options: { check: true, diff: false, forks: 1, tags: o.tags, skipTags: o.skipTags, verbose: false }, projectDir: '' };
     for (const phase of o.phases) {
       const ctx: RoleContext<Record<string, unknown>> = {
         name: first,

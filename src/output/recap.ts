@@ -1,6 +1,12 @@
 import type { RunReport } from '../engine/records.js';
 import { c } from './colors.js';
 
+/** The host's own name as a whole word only: 10.77.1.2 must not eat into 10.77.1.20. */
+function withoutHost(text: string, host: string): string {
+  const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return text.replace(new RegExp(`(?<![\\w.-])${escaped}(?![\\w.-])`, 'g'), '<host>');
+}
+
 /** Ansible's PLAY RECAP, then what changed where, in one screen. */
 export function renderRecap(report: RunReport): string {
   const width = Math.max(...report.hosts.map((h) => h.host.length), 4);
@@ -19,7 +25,7 @@ export function renderRecap(report: RunReport): string {
     // Hosts with the same changes (modulo their own name) share one block: ten identical brokers fit one screen.
     const groups = new Map<string, { hosts: string[]; items: string[] }>();
     for (const [host, items] of byHost) {
-      const key = items.map((i) => i.split(host).join('<host>')).join('\n');
+      const key = items.map((i) => withoutHost(i, host)).join('\n');
       const g = groups.get(key) ?? { hosts: [], items };
       g.hosts.push(host);
       groups.set(key, g);
@@ -27,7 +33,7 @@ export function renderRecap(report: RunReport): string {
     const shown = [...groups.values()].slice(0, 6);
     for (const { hosts, items } of shown) {
       lines.push(`  ${c.yellow(hosts.join(', '))}`);
-      const label = hosts.length > 1 ? items.map((i) => i.split(hosts[0]!).join('<host>')) : items;
+      const label = hosts.length > 1 ? items.map((i) => withoutHost(i, hosts[0]!)) : items;
       for (const item of label.slice(0, 10)) lines.push(`    ${item.length > 110 ? `${item.slice(0, 107)}...` : item}`);
       if (items.length > 10) lines.push(`    … and ${items.length - 10} more (see --json)`);
     }

@@ -1,0 +1,109 @@
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import type { HostContext } from '../../src/engine/types.js';
+import { StepError } from '../../src/errors.js';
+import { brokerVars } from '../mosquitto_config/vars.js';
+import { activeBrokers, addressOf } from '../haproxy/topology.js';
+
+/** One Prometheus target: `<address>:<port>`, labelled with the inventory name of the host it runs on. */
+export interface ScrapeTarget {
+  host: string;
+  target: string;
+}
+
+export interface ScrapeTargets {
+  /** sapcc/mosquitto-exporter on every active broker. */
+  mosquitto: ScrapeTarget[];
+  /** HAProxy's built-in Prometheus exporter (`/metrics`) on every load balancer. */
+  haproxy: ScrapeTarget[];
+}
+
+export const SCRAPE_CONFIG_FILE = 'provision.yml';
+export const DEFAULT_SCRAPE_CONFIG_DIR = 'prometheus';
+
+/** The variables of another host that decide where its metrics are served (same definitions as the roles that serve them). */
+const endpointVars = z.object({
+  exporter_port: brokerVars.exporter_port,
+  exporter_bind_address: z.string().min(1).optional(),
+  haproxy_metrics_port: brokerVars.haproxy_metrics_port,
+});
+type EndpointVars = z.output<typeof endpointVars>;
+
+function endpointVarsOf(ctx: HostContext, host: string): EndpointVars {
+  const raw = ctx.play.inventory.hosts.get(host)?.vars ?? {};
+  const input: Record<string, unknown> = {};
+  for (const k of Object.keys(endpointVars.shape)) if (Object.prototype.hasOwnProperty.call(raw, k)) input[k] = raw[k];
+  const r = endpointVars.safeParse(input);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new StepError(`host ${host}: ${issue.path.join('.') || 'variables'}: ${issue.message} (needed for its Prometheus scrape target)`);
+  }
+  return r.data;
+}
+
+/** `host:port`, with IPv6 addresses in brackets as Prometheus expects. */
+export function hostPort(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '*']);
+
+/**
+ * Where a broker's exporter is scraped. `exporter_bind_address` (`address:port`) wins when set: its port always,
+ * its address unless it is a wildcard (then the broker's own address, as for the default bind).
+ */
+function exporterTarget(address: string, v: EndpointVars): string {
+  const bind = v.exporter_bind_address;
+  if (!bind) return hostPort(address, v.exporter_port);
+  const m = /^(?:\[([^\]]*)\]|(.*)):(\d+)$/.exec(bind);
+  if (!m) return hostPort(WILDCARDS.has(bind) ? address : bind, v.exporter_port);
+  const bindHost = m[1] ?? m[2] ?? '';
+  return hostPort(WILDCARDS.has(bindHost) ? address : bindHost, Number(m[3]));
+}
+
+/**
+ * Every target of the cluster, from the whole inventory (not only this play's hosts, nor only the --limit):
+ * brokers not marked `state: absent`, and load balancers not marked `state: absent`, in inventory order.
+ * Addresses come from the facts gathered in this run, else `ansible_host`, else the inventory name.
+ */
+export function scrapeTargets(ctx: HostContext): ScrapeTargets {
+  const inv = ctx.play.inventory;
+  const mosquitto = activeBrokers(ctx).map((b) => ({ host: b.name, target: exporterTarget(b.address, endpointVarsOf(ctx, b.name)) }));
+  const haproxy = (inv.groups.get('loadbalancers')?.hosts ?? [])
+    .filter((h) => inv.hosts.get(h)?.vars.state !== 'absent')
+    .map((h) => ({ host: h, target: hostPort(addressOf(ctx, h), endpointVarsOf(ctx, h).haproxy_metrics_port) }));
+  return { mosquitto, haproxy };
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+function job(name: string, targets: ScrapeTarget[]): string[] {
+  const out = [`  - job_name: ${q(name)}`, `    metrics_path: ${q('/metrics')}`, `    scheme: ${q('http')}`];
+  if (targets.length === 0) return [...out, '    static_configs: []'];
+  out.push('    static_configs:');
+  for (const t of targets) out.push(`      - targets: [${q(t.target)}]`, '        labels:', `          host: ${q(t.host)}`);
+  return out;
+}
+
+/**
+ * A Prometheus `scrape_configs:` fragment: load it with `scrape_config_files: [<path>]` (Prometheus ≥ 2.43) or paste
+ * its jobs into prometheus.yml. Same targets → same bytes (no timestamps), so reruns report no change.
+ */
+export function renderScrapeConfig(t: ScrapeTargets): string {
+  return [
+    '# Prometheus scrape jobs for the Mosquitto cluster, written by provision (role observability).',
+    '# Generated from the inventory on every run: edit the inventory, not this file.',
+    '# Load it from prometheus.yml with  scrape_config_files: [<this file>]  (Prometheus >= 2.43),',
+    '# or copy the jobs below under scrape_configs:. The Grafana dashboard expects these job names.',
+    'scrape_configs:',
+    ...job('mosquitto', t.mosquitto),
+    ...job('haproxy', t.haproxy),
+    '',
+  ].join('\n');
+}
+
+/** `<inventory dir>/prometheus/provision.yml`; a relative `prometheus_scrape_config_dir` is taken from the inventory directory. */
+export function scrapeConfigPath(ctx: HostContext, dir: string | undefined): string {
+  return resolve(ctx.play.inventory.baseDir, dir ?? DEFAULT_SCRAPE_CONFIG_DIR, SCRAPE_CONFIG_FILE);
+}
