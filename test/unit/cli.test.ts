@@ -96,7 +96,7 @@ describe('parseRunOptions', () => {
     expect(EXIT.options).toBe(5);
   });
 
-  it('BUG: an empty --phase list is an options error, not "all phases" (--phase "") or "no phase" (--phase ,)', () => {
+  it('an empty --phase list is an options error, not "all phases" (--phase "") or "no phase" (--phase ,)', () => {
     // src/cli/options.ts: `values.phase ? list(values.phase) : [...PHASES]` — '' is falsy, so `--phase "$PHASE"` with an
     // unset variable provisions everything; ',' gives an empty list and a run that does nothing and exits 0.
     for (const given of ['', ',']) {
@@ -186,7 +186,7 @@ describe('parseExtraVars', () => {
     expect(exitCodeForError(err)).toBe(EXIT.options);
   });
 
-  it('BUG: a key that is not a variable name is refused (or kept whole), never silently cut to its tail', () => {
+  it('a key that is not a variable name is refused (or kept whole), never silently cut to its tail', () => {
     // src/cli/extra-vars.ts: the k=v regex is unanchored, so `my-var=1` sets `var` and `2fast=1` sets `fast`.
     for (const [item, whole] of [
       ['my-var=1', 'my-var'],
@@ -203,7 +203,7 @@ describe('parseExtraVars', () => {
     }
   });
 
-  it('BUG: @file whose YAML is not a mapping is an options error (a list or a string does not become keys "0", "1", …)', () => {
+  it('@file whose YAML is not a mapping is an options error (a list or a string does not become keys "0", "1", …)', () => {
     // src/cli/extra-vars.ts: `Object.assign(out, parsed ?? {})` copies array indexes and string characters.
     for (const [name, text] of [
       ['list.yml', '- a\n- b\n'],
@@ -308,7 +308,7 @@ describe('loadPlaybook errors name file:line:col and are input errors (exit 4)',
     }
   });
 
-  it('BUG: a role entry with a single string tag (`tags: web`, valid in Ansible) loads, instead of crashing (exit 1)', async () => {
+  it('a role entry with a single string tag (`tags: web`, valid in Ansible) loads, instead of crashing (exit 1)', async () => {
     // src/engine/playbook.ts: `(JSON.parse(JSON.stringify(t)) as unknown[]).map(String)` — a string has no .map:
     // TypeError, an internal error (exit 1) without file or line.
     const f = write('tags-string.yaml', '- hosts: all\n  roles:\n    - role: base\n      tags: web\n');

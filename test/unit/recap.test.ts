@@ -95,7 +95,7 @@ describe('renderRecap', () => {
     expect(changeSection(renderRecap(report(steps, ['mq1', 'mq2'])))).toEqual(['  mq1', '    pki: issue certificate for mq1', '  mq2', '    pki: issue certificate for mq2', '    exporter: copy exporter']);
   });
 
-  it('BUG: hosts named by address group by whole names only (10.77.1.2 is not a part of 10.77.1.20)', () => {
+  it('hosts named by address group by whole names only (10.77.1.2 is not a part of 10.77.1.20)', () => {
     // src/output/recap.ts replaces the host name as a substring (`items.split(host).join('<host>')`): on 10.77.1.2 the
     // load balancer address 10.77.1.20 becomes "<host>0", so two brokers with identical changes land in two blocks (and
     // the other way round, unrelated changes can be merged under a wrong "<host>" label).

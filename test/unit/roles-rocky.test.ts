@@ -296,7 +296,7 @@ describe('Rocky broker, build phase (fresh host)', () => {
     }
   });
 
-  it('GAP: exporter_source host-build on Rocky is refused, or installs Rocky package names (never Debian-only ones dnf cannot find)', async () => {
+  it('exporter_source host-build on Rocky is refused, or installs Rocky package names (never Debian-only ones dnf cannot find)', async () => {
     // roles/exporter/index.ts GO_PACKAGES are Debian names (golang-go, golang-github-…-dev); the host build script
     // (src/exporter/controller-build.ts exporterBuildScriptForHost) is documented as Debian-only.
     fx.inventory.hosts.get('mq3')!.vars.exporter_source = 'host-build';
@@ -546,7 +546,7 @@ describe('Rocky load balancer', () => {
     ]);
   });
 
-  it('GAP: haproxy.cfg keeps its admin socket in a directory that exists on Rocky (RHEL haproxy.service has no RuntimeDirectory=haproxy)', async () => {
+  it('haproxy.cfg keeps its admin socket in a directory that exists on Rocky (RHEL haproxy.service has no RuntimeDirectory=haproxy)', async () => {
     // The renderer's runtime defaults are Debian's (src/haproxy/config.ts): /run/haproxy/admin.sock, which Debian's
     // unit creates. Rocky 9's haproxy package ships no /run/haproxy (its own config uses /var/lib/haproxy/stats):
     // haproxy would fail to bind the socket and not start, unless a step provides the directory.
