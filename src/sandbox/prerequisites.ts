@@ -1,5 +1,5 @@
 // Checks that this machine can run sandboxes, installing missing Debian packages with apt-get.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { run } from './exec.js';
 
 /** Debian package → a file it provides (to check quickly without dpkg when possible). */
@@ -55,6 +55,7 @@ export async function ensurePrerequisites(log: (line: string) => void = () => {}
     await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
     log(`installed: ${missing.join(' ')}`);
   }
+  raiseInotifyLimits(log);
   const cg = '/sys/fs/cgroup';
   if (!existsSync(`${cg}/systemd`) && !existsSync(`${cg}/cgroup.controllers`)) {
     throw new PrerequisiteError(
@@ -62,4 +63,22 @@ export async function ensurePrerequisites(log: (line: string) => void = () => {}
     );
   }
   checked = true;
+}
+
+/**
+ * Every host's systemd takes inotify instances from the machine's per-user budget (128 by default), so a
+ * few sandboxes at once make PID 1 of a new host die with "Too many open files". Raise the limits.
+ */
+function raiseInotifyLimits(log: (line: string) => void): void {
+  const wanted: Record<string, number> = { max_user_instances: 8192, max_user_watches: 524288 };
+  for (const [name, value] of Object.entries(wanted)) {
+    const file = `/proc/sys/fs/inotify/${name}`;
+    try {
+      if (Number(readFileSync(file, 'utf8').trim()) >= value) continue;
+      writeFileSync(file, `${value}\n`);
+      log(`raised fs.inotify.${name} to ${value} (systemd in every sandbox host needs inotify instances)`);
+    } catch {
+      log(`could not raise fs.inotify.${name}; many sandbox hosts at once may fail to boot`);
+    }
+  }
 }
