@@ -88,6 +88,8 @@ export default defineRole({
   },
   handlers: {
     'restart exporter': {
+      // After the runtime phase: mqtt_auth must first give the broker the exporter's (new) password.
+      runAt: 'runtime',
       steps: (ctx) => {
         const [address = ctx.facts.primaryAddress, port = String(ctx.vars.exporter_port)] = (ctx.vars.exporter_bind_address ?? '').split(':').filter(Boolean);
         return [

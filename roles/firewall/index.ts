@@ -10,6 +10,7 @@ import { isLoadBalancer } from '../haproxy/topology.js';
 const vars = z.object({
   ...brokerVars,
   firewall_backend: z.enum(['auto', 'nftables', 'ufw', 'firewalld']).default('auto'),
+  cluster_vip: z.string().min(1).optional(),
   prometheus_cidr: z.array(zCidr).default([]),
   firewall_extra_ports: z.array(z.object({ port: zPort, proto: z.enum(['tcp', 'udp']).default('tcp'), sources: z.array(zCidr).default([]) }).strict()).default([]),
 });
@@ -50,6 +51,7 @@ export default defineRole({
           ? [
               { port: v.haproxy_metrics_port, proto: 'tcp' as const, sources: v.prometheus_cidr, comment: 'HAProxy metrics' },
               ...(lbSources.length > 1 ? [{ port: v.haproxy_peers_port, proto: 'tcp' as const, sources: lbSources, comment: 'HAProxy peers' }] : []),
+              ...(v.cluster_vip && lbSources.length > 1 ? [{ port: 0, proto: 'vrrp' as const, sources: lbSources, comment: 'VRRP between load balancers' }] : []),
             ]
           : []),
         ...v.firewall_extra_ports.map((p) => ({ ...p, comment: 'firewall_extra_ports' })),

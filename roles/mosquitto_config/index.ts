@@ -9,7 +9,7 @@ import { tlsVars } from '../pki/vars.js';
 import { cedaloBrokerVars } from '../cedalo_ha/vars.js';
 import { systemCredentials } from './credentials.js';
 import { passwordFileSteps } from './password-file.js';
-import { BACKUP_SUFFIX, restartWithRollback } from './restart.js';
+import { BACKUP_SUFFIX, restartWithRollback, revertConfig } from './restart.js';
 import { renderMosquittoConf } from './template.js';
 import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
 
@@ -88,6 +88,7 @@ export default defineRole({
   handlers: {
     'restart mosquitto': {
       rolling: true,
+      revert: () => [revertConfig()],
       steps: (ctx) => [
         restartWithRollback({
           tlsPort: ctx.vars.mqtt_tls_port,

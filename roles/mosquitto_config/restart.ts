@@ -12,12 +12,35 @@ async function restartService(ctx: HostContext): Promise<void> {
   await ctx.transport.script(cmd, { timeoutMs: 60_000 });
 }
 
-async function brokerLog(ctx: HostContext): Promise<string> {
+/** The broker's own words since `since` (epoch seconds): its errors, not systemd's retry messages. */
+async function brokerLog(ctx: HostContext, since: string): Promise<string> {
   const cmd =
     ctx.facts.init === 'systemd'
-      ? 'journalctl -u mosquitto -n 12 --no-pager -o cat 2>/dev/null | grep -v "^$" | tail -n 6'
-      : 'tail -n 6 /var/log/mosquitto/mosquitto.log 2>/dev/null';
-  return (await ctx.transport.script(cmd)).stdout.trim();
+      ? `journalctl -u mosquitto _COMM=mosquitto --since @${since} --no-pager -o cat 2>/dev/null | grep -v "^$" | grep -i -E "error|unable|invalid|unknown|fail" | tail -n 6`
+      : 'grep -i -E "error|unable|invalid|unknown|fail" /var/log/mosquitto/mosquitto.log 2>/dev/null | tail -n 6';
+  return (await ctx.transport.script(cmd)).stdout.trim() || '(the broker logged no error)';
+}
+
+/** Put the previous configuration back on a host whose restart was skipped because the rollout stopped. */
+export function revertConfig(): Step {
+  return {
+    name: 'restore the previous mosquitto.conf (rollout stopped)',
+    plan: () => ({
+      changes: [
+        {
+          summary: 'restore mosquitto.conf from before this run',
+          // cp -p kept the old mtime, so the running broker is not seen as stale afterwards.
+          actions: [
+            {
+              script: `cd ${BROKER_PATHS.confDir} || exit 1
+started=$(date -d "$(systemctl show mosquitto -p ActiveEnterTimestamp --value)" +%s 2>/dev/null || echo 0)
+if [ -f mosquitto.conf${BACKUP_SUFFIX} ] && [ "$(stat -c %Y mosquitto.conf)" -gt "$started" ]; then mv -f mosquitto.conf${BACKUP_SUFFIX} mosquitto.conf; fi`,
+            },
+          ],
+        },
+      ],
+    }),
+  };
 }
 
 /**
@@ -53,11 +76,12 @@ export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<stri
           apply: async (ctx) => {
             const ca = await o.ca();
             const check = () => tlsLoginCheck(ctx.transport, { port: o.tlsPort, ca, servername: ctx.name, login: o.login });
+            const since = (await ctx.transport.script('date +%s')).stdout.trim();
             await restartService(ctx);
             try {
               await waitUntil(check, o.healthTimeoutMs ?? 15_000);
             } catch (err) {
-              const log = await brokerLog(ctx);
+              const log = await brokerLog(ctx, since);
               const restored = await ctx.transport.script(
                 `set -e; cd ${BROKER_PATHS.confDir}; test -f mosquitto.conf${BACKUP_SUFFIX}; cp -p mosquitto.conf mosquitto.conf.failed; mv -f mosquitto.conf${BACKUP_SUFFIX} mosquitto.conf`,
               );
@@ -71,6 +95,8 @@ export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<stri
               }
               throw new StepError(`mosquitto did not come back healthy (${(err as Error).message}); ${after}. Broker log:\n${log}`);
             }
+            // The new configuration serves: its backup must never be mistaken for "the previous one" later.
+            await ctx.transport.script(`rm -f ${BROKER_PATHS.conf}${BACKUP_SUFFIX}`);
             await waitForLoadBalancers(ctx);
           },
         },

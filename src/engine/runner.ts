@@ -8,7 +8,7 @@ import { redact } from '../secrets.js';
 import type { Transport } from '../transport/types.js';
 import { Semaphore } from '../util/semaphore.js';
 import { batchExceedsFailures, serialBatches } from './batches.js';
-import type { Phase } from './phase.js';
+import { PHASES, type Phase } from './phase.js';
 import type { Play, Playbook } from './playbook.js';
 import { summarize, type RunReport, type StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
@@ -168,13 +168,17 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
   const live = () => batch.filter((h) => hosts.get(h)!.state === 'ok');
   const exceeded = () => batchExceedsFailures(batch.length - live().length, batch.length, play.maxFailPercentage);
   if (exceeded()) return true;
+  // Notified handlers per host; they survive a phase when their runAt is later.
+  const notified = new Map<string, Set<string>>(batch.map((h) => [h, new Set()]));
+  const lastPhase = req.phases[req.phases.length - 1]!;
+  let lastRun: { phase: Phase; contexts: Map<string, RoleContext<Record<string, unknown>>> } | undefined;
   for (const phase of req.phases) {
     if (!play.roles.some(({ role }) => role.phases[phase] || role.absent?.[phase])) continue;
     const phaseHosts = live();
     if (phaseHosts.length === 0) break;
     req.events.phaseStart(play.name, phase, phaseHosts);
-    const notified = new Map<string, Set<string>>(phaseHosts.map((h) => [h, new Set()]));
     const contexts = new Map<string, RoleContext<Record<string, unknown>>>();
+    lastRun = { phase, contexts };
     await Promise.all(
       phaseHosts.map((h) =>
         env.forks.with(async () => {
@@ -193,11 +197,13 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
         }),
       ),
     );
-    await runHandlers(play, phase, contexts, notified, env);
+    await runHandlers(play, phase, phase === lastPhase, contexts, notified, env);
     req.events.phaseEnd(play.name, phase);
     const failed = batch.filter((h) => hosts.get(h)!.state !== 'ok').length;
     if (batchExceedsFailures(failed, batch.length, play.maxFailPercentage)) return true;
   }
+  // Handlers deferred to a phase this play did not reach still run, once, before the play ends.
+  if (lastRun && [...notified.values()].some((n) => n.size > 0)) await runHandlers(play, lastRun.phase, true, lastRun.contexts, notified, env);
   return false;
 }
 
@@ -276,7 +282,7 @@ function failHost(env: BatchEnv, play: Play, phase: Phase, host: string, step: s
 }
 
 /** Notified handlers run once per host at the end of the phase, in the order the roles define them. */
-async function runHandlers(play: Play, phase: Phase, contexts: Map<string, RoleContext<Record<string, unknown>>>, notified: Map<string, Set<string>>, env: BatchEnv): Promise<void> {
+async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Map<string, RoleContext<Record<string, unknown>>>, notified: Map<string, Set<string>>, env: BatchEnv): Promise<void> {
   const defined: { name: string; role: string; handler: Handler<Record<string, unknown>> }[] = [];
   for (const { role } of play.roles) for (const [name, handler] of Object.entries(role.handlers ?? {})) defined.push({ name, role: role.name, handler: handler as Handler<Record<string, unknown>> });
   for (const [host, names] of notified)
@@ -294,7 +300,10 @@ async function runHandlers(play: Play, phase: Phase, contexts: Map<string, RoleC
     return ok;
   };
   for (const d of defined) {
-    const wanting = [...notified].filter(([h, names]) => names.has(d.name) && env.hosts.get(h)!.state === 'ok').map(([h]) => h);
+    const due = last || !d.handler.runAt || PHASES.indexOf(d.handler.runAt) <= PHASES.indexOf(phase);
+    if (!due) continue;
+    const wanting = [...notified].filter(([h, names]) => names.has(d.name) && contexts.has(h) && env.hosts.get(h)!.state === 'ok').map(([h]) => h);
+    for (const names of notified.values()) names.delete(d.name);
     if (wanting.length === 0) continue;
     if (!d.handler.rolling) {
       await Promise.all(wanting.map((h) => env.forks.with(() => runOne(h, d))));
@@ -304,9 +313,14 @@ async function runHandlers(play: Play, phase: Phase, contexts: Map<string, RoleC
     let stoppedBy: string | undefined;
     for (const h of env.req.inventory.hostOrder.filter((x) => wanting.includes(x))) {
       if (stoppedBy) {
-        const r: StepRecord = { host: h, play: play.name, phase, role: `${d.role} (handler)`, step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed; the change is on disk and is applied by the next run` };
+        const r: StepRecord = { host: h, play: play.name, phase, role: `${d.role} (handler)`, step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed${d.handler.revert ? '; change reverted on this host' : ''}` };
         env.records.push(r);
         env.req.events.stepEnd(r);
+        if (d.handler.revert) {
+          const ctx = contexts.get(h)!;
+          const units = (await d.handler.revert(ctx)).map((step) => ({ step, role: `${d.role} (revert)` }));
+          if (!(await runSteps(ctx, units, stepEnv(play, phase, h, notified, env)))) markFailed(env, h);
+        }
         continue;
       }
       if (!(await runOne(h, d))) stoppedBy = h;

@@ -108,6 +108,13 @@ export interface Handler<V> {
    * and the rollout stops at the first host whose handler fails.
    */
   rolling?: boolean;
+  /**
+   * Run at the end of this phase (or of the last phase of the run, if earlier) instead of the phase that
+   * notified it: e.g. restart the exporter only after the runtime phase updated the broker accounts.
+   */
+  runAt?: Phase;
+  /** For hosts a stopped rollout skipped: put them back as they were (e.g. the previous config file). */
+  revert?(ctx: RoleContext<V>): Step[] | Promise<Step[]>;
 }
 
 export type AnyZodObject = z.ZodObject<z.ZodRawShape>;

@@ -1,3 +1,4 @@
+import { StepError } from '../errors.js';
 import type { Change, HostContext } from '../engine/types.js';
 import type { FirewalldFacts } from '../facts/firewall.js';
 import { shq } from '../transport/shell-quote.js';
@@ -10,10 +11,12 @@ import { type Rule, describe, family } from './firewall-rules.js';
  */
 export function richRule(r: Rule, src: string): string {
   // firewalld lists rich rules in exactly this canonical form.
+  if (r.proto === 'vrrp') return `rule family="ipv${family(src)}" source address="${src}" protocol value="vrrp" accept`;
   return `rule family="ipv${family(src)}" source address="${src}" port port="${r.port}" protocol="${r.proto}" accept`;
 }
 
 export function planFirewalld(ctx: HostContext, f: FirewalldFacts, rules: Rule[], o: { zone: string; keepServices: string[] }): Change[] {
+  if (rules.some((r) => r.proto === 'vrrp' && r.sources.length === 0)) throw new StepError('firewalld: VRRP is only opened from given sources (the other load balancers)');
   const ports = rules.filter((r) => r.sources.length === 0).map((r) => `${r.port}/${r.proto}`);
   const rich = rules.flatMap((r) => r.sources.map((s) => richRule(r, s)));
   const p = f.permanent;

@@ -9,11 +9,12 @@ import { writeFileActions } from './write-file.js';
 export function renderNftables(rules: Rule[]): string {
   const lines = rules.flatMap((r) => {
     const comment = r.comment ? ` comment "${safeComment(r.comment)}"` : '';
-    if (r.sources.length === 0) return [`\t\t${r.proto} dport ${r.port} accept${comment}`];
+    const match = r.proto === 'vrrp' ? 'ip protocol vrrp' : `${r.proto} dport ${r.port}`;
+    if (r.sources.length === 0) return [`\t\t${match} accept${comment}`];
     const out: string[] = [];
     for (const fam of [4, 6] as const) {
       const srcs = r.sources.filter((s) => family(s) === fam);
-      if (srcs.length) out.push(`\t\t${fam === 4 ? 'ip' : 'ip6'} saddr { ${srcs.join(', ')} } ${r.proto} dport ${r.port} accept${comment}`);
+      if (srcs.length && !(r.proto === 'vrrp' && fam === 6)) out.push(`\t\t${fam === 4 ? 'ip' : 'ip6'} saddr { ${srcs.join(', ')} } ${match} accept${comment}`);
     }
     return out;
   });

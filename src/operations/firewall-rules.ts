@@ -5,7 +5,8 @@ import type { AllowRule } from './firewall.js';
 /** One normalised rule: sources empty = anywhere. */
 export interface Rule {
   port: number;
-  proto: 'tcp' | 'udp';
+  /** `vrrp` (IP protocol 112, keepalived between load balancers) has no port: `port` is 0. */
+  proto: 'tcp' | 'udp' | 'vrrp';
   sources: string[];
   comment: string;
 }

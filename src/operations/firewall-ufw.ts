@@ -1,3 +1,4 @@
+import { StepError } from '../errors.js';
 import type { Change, HostContext } from '../engine/types.js';
 import type { UfwFacts, UfwTuple } from '../facts/firewall.js';
 import { shq } from '../transport/shell-quote.js';
@@ -17,9 +18,11 @@ interface UfwRule {
 const ANY = new Set(['0.0.0.0/0', '::/0', 'any']);
 
 function wanted(rules: Rule[]): UfwRule[] {
+  if (rules.some((r) => r.proto === 'vrrp')) throw new StepError('ufw cannot express VRRP rules for keepalived: use firewall_backend nftables or firewalld on load balancers with a VIP');
   return rules.flatMap((r) => {
     const comment = `${UFW_COMMENT}${r.comment ? `: ${safeComment(r.comment)}` : ''}`;
-    return r.sources.length === 0 ? [{ proto: r.proto, port: r.port, src: 'any', comment }] : r.sources.map((src) => ({ proto: r.proto, port: r.port, src, comment }));
+    const proto = r.proto as 'tcp' | 'udp';
+    return r.sources.length === 0 ? [{ proto, port: r.port, src: 'any', comment }] : r.sources.map((src) => ({ proto, port: r.port, src, comment }));
   });
 }
 

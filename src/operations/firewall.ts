@@ -11,7 +11,7 @@ export type FirewallBackend = 'firewalld' | 'nftables' | 'ufw';
 
 export interface AllowRule {
   port: number;
-  proto?: 'tcp' | 'udp';
+  proto?: 'tcp' | 'udp' | 'vrrp';
   /** CIDRs or addresses; empty or missing = from anywhere. */
   sources?: string[];
   comment?: string;
@@ -55,6 +55,7 @@ export function firewall(o: FirewallOptions): Step {
 }
 
 function checkRule(r: AllowRule): void {
+  if (r.proto === 'vrrp') return;
   if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) throw new Error(`firewall: invalid port ${r.port}`);
   if (r.proto !== undefined && r.proto !== 'tcp' && r.proto !== 'udp') throw new Error(`firewall: invalid protocol ${String(r.proto)}`);
   for (const s of r.sources ?? []) normaliseSource(s);

@@ -4,6 +4,7 @@ import type { Playbook } from '../engine/playbook.js';
 import { knownVarNames, playSchema, selectPlayHosts } from '../engine/runner.js';
 import type { PlayContext, RoleContext } from '../engine/types.js';
 import type { Inventory } from '../inventory/types.js';
+import type { Transport } from '../transport/types.js';
 import { validateHostVars } from '../inventory/validate.js';
 
 function limitSet(inventory: Inventory, limit?: string): Set<string> | undefined {
@@ -36,6 +37,12 @@ const ASSUMED_FACTS: HostFacts = {
   user: 'root',
 };
 
+const refuse = (): never => {
+  throw new Error('--list-tasks contacts no host');
+};
+/** Listing connects to nothing: any attempt to use the connection is a bug. */
+const LISTING_TRANSPORT: Transport = { host: 'listing', sshPort: 22, roundTrips: 0, exec: refuse, script: refuse, forward: refuse, close: async () => {} };
+
 export async function listTasks(inventory: Inventory, playbook: Playbook, o: RunCliOptions): Promise<string> {
   const lim = limitSet(inventory, o.limit);
   const known = knownVarNames(playbook);
@@ -56,7 +63,7 @@ export async function listTasks(inventory: Inventory, playbook: Playbook, o: Run
         name: first,
         host,
         facts: ASSUMED_FACTS,
-        transport: undefined as never,
+        transport: LISTING_TRANSPORT,
         phase,
         play: playCtx,
         check: true,
