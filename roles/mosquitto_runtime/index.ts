@@ -1,10 +1,7 @@
 import { z } from 'zod';
 import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
 import { service } from '../../src/operations/service.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { restartWithRollback } from '../mosquitto_config/restart.js';
 import { BROKER_PATHS, brokerVars } from '../mosquitto_config/vars.js';
-import { certificateFor } from '../pki/material.js';
 import { tlsVars } from '../pki/vars.js';
 
 /** Was mosquitto started before its configuration or certificates last changed? (An interrupted rollout leaves that.) */
@@ -23,15 +20,13 @@ export default defineRole({
   vars: z.object({ ...brokerVars, ...tlsVars }),
   phases: {
     runtime: (ctx) => {
-      const restart = restartWithRollback({
-        tlsPort: ctx.vars.mqtt_tls_port,
-        ca: async () => (await certificateFor(ctx, ctx.vars)).caCert,
-        login: systemCredentials(ctx, ctx.vars).admin,
-      });
+      // Through the rolling handler: brokers still restart one at a time, health-checked, with rollback.
       const pending: Step = {
         name: 'apply a configuration the running broker has not loaded yet',
         facts: ctx.facts.init === 'systemd' ? [staleBroker] : [],
-        plan: (c, facts) => (c.facts.init === 'systemd' && facts.get(staleBroker) ? restart.plan(c, facts) : { changes: [] }),
+        notify: ['restart mosquitto'],
+        plan: (c, facts) =>
+          c.facts.init === 'systemd' && facts.get(staleBroker) ? { changes: [{ summary: 'configuration newer than the running broker: restart (rolling)' }] } : { changes: [] },
       };
       return [service({ name: 'mosquitto', enabled: true, state: 'started' }), pending];
     },

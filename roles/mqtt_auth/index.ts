@@ -28,7 +28,14 @@ function reconcileStep(ctx: RoleContext<Vars>): Step {
     plan: async (c) => {
       if (ctx.vars.mqtt_auth_backend !== 'dynsec') return { skip: 'mqtt_auth_backend is password_file (managed in mosquitto_config)' };
       const desired = desiredAuth(c, ctx.vars);
-      const client = await connect();
+      let client: ControlClient;
+      try {
+        client = await connect();
+      } catch (err) {
+        // --check on a host whose broker is not set up yet: everything would be created.
+        if (c.check) return { changes: [{ summary: `create ${desired.clients.length} client(s) and ${desired.roles.length} role(s) once the broker runs (not reachable now: ${(err as Error).message})` }] };
+        throw err;
+      }
       try {
         const changes = planDynsec(await readDynsecState(client), desired);
         if (changes.length === 0) return { changes: [] };

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import type { HostContext } from '../../src/engine/types.js';
 import { ensureServerCert, type CertMaterial } from '../../src/pki/index.js';
 
@@ -16,7 +16,7 @@ export interface TlsVars {
 const cache = new Map<string, Promise<CertMaterial>>();
 
 export function pkiDir(ctx: HostContext, vars: TlsVars): string {
-  return vars.pki_dir ? join(ctx.play.inventory.baseDir, vars.pki_dir) : join(ctx.play.inventory.baseDir, 'pki');
+  return resolve(ctx.play.inventory.baseDir, vars.pki_dir ?? 'pki');
 }
 
 /** Names a client may use for this host: inventory name, hostname, FQDN, addresses, plus extra names and the VIP. */
@@ -42,8 +42,8 @@ export function certificateFor(ctx: HostContext, vars: TlsVars, extra: string[] 
       keyType: vars.tls_key_type,
       renewBeforeDays: vars.tls_renew_before_days,
       check: ctx.check,
-      ...(vars.tls_ca_cert ? { caCert: join(ctx.play.inventory.baseDir, vars.tls_ca_cert) } : {}),
-      ...(vars.tls_ca_key ? { caKey: join(ctx.play.inventory.baseDir, vars.tls_ca_key) } : {}),
+      ...(vars.tls_ca_cert ? { caCert: resolve(ctx.play.inventory.baseDir, vars.tls_ca_cert) } : {}),
+      ...(vars.tls_ca_key ? { caKey: resolve(ctx.play.inventory.baseDir, vars.tls_ca_key) } : {}),
     });
     cache.set(key, p);
   }

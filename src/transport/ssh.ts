@@ -37,7 +37,8 @@ export class SshTransport implements Transport {
     private readonly opts: SshOptions,
   ) {
     this.#channels = new Semaphore(opts.maxChannels ?? 8);
-    this.#knownHosts = spec.knownHostsFile ?? opts.knownHostsFile ?? DEFAULT_KNOWN_HOSTS;
+    // The command line (--known-hosts) wins over the inventory, like every option over a variable.
+    this.#knownHosts = opts.knownHostsFile ?? spec.knownHostsFile ?? DEFAULT_KNOWN_HOSTS;
   }
 
   get host(): string {
