@@ -199,8 +199,7 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
     );
     await runHandlers(play, phase, phase === lastPhase, contexts, notified, env);
     req.events.phaseEnd(play.name, phase);
-    const failed = batch.filter((h) => hosts.get(h)!.state !== 'ok').length;
-    if (batchExceedsFailures(failed, batch.length, play.maxFailPercentage)) return true;
+    if (exceeded()) return true;
   }
   // Handlers deferred to a phase this play did not reach still run, once, before the play ends.
   if (lastRun && [...notified.values()].some((n) => n.size > 0)) await runHandlers(play, lastRun.phase, true, lastRun.contexts, notified, env);

@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addHosts, hostShell, sandboxDown, sandboxUp, startHost, stopHost, type Sandbox } from '../../src/sandbox/index.js';
 import { changedCount, provision } from '../support/cli.js';
@@ -78,11 +79,24 @@ describe('HA cluster: 3 brokers behind 2 load balancers with a VIP', () => {
     expect(changedCount(second.report!), second.stdout).toBe(0);
   });
 
-  it('scales out to 4 brokers and back to 3', async () => {
+  it('scales out to 4 brokers and back to 3; HAProxy reloads keep established connections', async () => {
     sb = await addHosts({ name: NAME, names: ['mq4'] });
+    // A client connected through lb1 before the load balancers are reloaded with a new server.
+    const lb1 = sb.hosts.find((h) => h.name === 'lb1')!.address;
+    const client = connect({ host: lb1, port: 8883, protocol: 'mqtts', ca: readFileSync(join(dir, 'pki', 'ca.crt')), servername: 'lb1', username: 'app', password: env.APP_PW, reconnectPeriod: 0, clientId: 'reload-watcher' });
+    let closed = 0;
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    client.on('close', () => closed++);
     const grown = writeInventory(['mq1', 'mq2', 'mq3', 'mq4']);
     const r = await run(grown, [], 'grow.json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.report!.steps.some((x) => x.host === 'lb1' && x.step === 'haproxy.cfg' && x.changed)).toBe(true);
+    await new Promise<void>((resolve, reject) => client.publish('app/reload', 'still here', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+    expect(closed, 'the connection made before the reload was dropped').toBe(0);
+    client.end(true);
     const v = await verify(grown);
     expect(v.code, v.stdout).toBe(0);
     expect(v.stdout).toMatch(/HAProxy on lb1 sees every broker UP — .*mq4=UP/);
