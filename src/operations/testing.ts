@@ -1,6 +1,6 @@
-import type { FactQuery, FactResults, HostContext, PlayContext, Step, StepPlan } from '../engine/types.js';
+import { offlineHostContext, offlinePlayContext, refusingTransport, type RefusedCall } from '../engine/offline-context.js';
+import type { FactQuery, FactResults, HostContext, Step, StepPlan } from '../engine/types.js';
 import type { HostFacts } from '../facts/host-facts.js';
-import type { Transport } from '../transport/types.js';
 
 export interface RecordedOutput {
   stdout: string;
@@ -45,23 +45,14 @@ export function factKeys(step: Step): string[] {
   return (step.facts ?? []).map((q) => q.key);
 }
 
-function refuse(what: string): never {
-  throw new Error(`plan() must not ${what}: everything it needs comes from declared facts`);
-}
+const REFUSED: Record<RefusedCall, string> = { exec: 'run remote commands', script: 'run remote scripts', forward: 'open forwards', run: 'run remote commands' };
+const refusal = (what: RefusedCall) => `plan() must not ${REFUSED[what]}: everything it needs comes from declared facts`;
 
 export function offlineContext(hostFacts: HostFacts, opts: RecordedPlanOptions = {}): HostContext {
   const name = opts.hostName ?? hostFacts.hostname;
-  const transport: Transport = {
-    host: name,
-    sshPort: opts.sshPort ?? 22,
-    roundTrips: 0,
-    exec: async () => refuse('run remote commands'),
-    script: async () => refuse('run remote scripts'),
-    forward: async () => refuse('open forwards'),
-    close: async () => undefined,
-  };
+  const transport = refusingTransport(name, { sshPort: opts.sshPort, refusal });
   const host = { name, groups: ['all'], vars: {}, varSources: {} };
-  const play: PlayContext = {
+  const play = offlinePlayContext({
     name: 'test',
     inventory: {
       files: [],
@@ -74,21 +65,9 @@ export function offlineContext(hostFacts: HostFacts, opts: RecordedPlanOptions =
     hosts: [name],
     facts: (h: string) => (h === name ? hostFacts : undefined),
     transport: (h: string) => (h === name ? transport : undefined),
-    isFailed: () => false,
-    shared: new Map<string, unknown>(),
-    options: { check: opts.check ?? false, diff: opts.diff ?? false, forks: 1, tags: [], skipTags: [], verbose: false },
+    check: opts.check,
+    diff: opts.diff,
     projectDir: process.cwd(),
-  };
-  return {
-    name,
-    host,
-    facts: hostFacts,
-    transport,
-    phase: 'configure',
-    play,
-    check: opts.check ?? false,
-    diff: opts.diff ?? false,
-    progress: () => undefined,
-    run: async () => refuse('run remote commands'),
-  };
+  });
+  return offlineHostContext({ host: name, facts: hostFacts, play, phase: 'configure', transport, refusal });
 }

@@ -1,10 +1,8 @@
 import type { RunCliOptions } from '../cli/options.js';
-import type { HostFacts } from '../facts/host-facts.js';
 import type { Playbook } from '../engine/playbook.js';
 import { knownVarNames, playSchema, selectPlayHosts } from '../engine/runner.js';
-import type { PlayContext, RoleContext } from '../engine/types.js';
+import { ASSUMED_FACTS, offlinePlayContext, offlineRoleContext } from '../engine/offline-context.js';
 import type { Inventory } from '../inventory/types.js';
-import type { Transport } from '../transport/types.js';
 import { validateHostVars } from '../inventory/validate.js';
 
 function limitSet(inventory: Inventory, limit?: string): Set<string> | undefined {
@@ -21,27 +19,8 @@ export function listHosts(inventory: Inventory, playbook: Playbook, limit?: stri
     .join('\n\n');
 }
 
-/** Facts assumed when listing steps without connecting (like ansible-playbook --list-tasks, nothing is contacted). */
-const ASSUMED_FACTS: HostFacts = {
-  hostname: 'host',
-  fqdn: 'host',
-  os: { id: 'debian', version: '12', major: 12, family: 'debian', pretty: 'Debian GNU/Linux 12 (bookworm)' },
-  arch: 'x86_64',
-  multiarch: 'x86_64-linux-gnu',
-  init: 'systemd',
-  packageManager: 'apt',
-  firewall: { firewalld: false, firewalldRunning: false, ufw: false, nft: true },
-  selinux: 'absent',
-  addresses: ['192.0.2.10'],
-  primaryAddress: '192.0.2.10',
-  user: 'root',
-};
-
-const refuse = (): never => {
-  throw new Error('--list-tasks contacts no host');
-};
 /** Listing connects to nothing: any attempt to use the connection is a bug. */
-const LISTING_TRANSPORT: Transport = { host: 'listing', sshPort: 22, roundTrips: 0, exec: refuse, script: refuse, forward: refuse, close: async () => {} };
+const refusal = (): string => '--list-tasks contacts no host';
 
 export async function listTasks(inventory: Inventory, playbook: Playbook, o: RunCliOptions): Promise<string> {
   const lim = limitSet(inventory, o.limit);
@@ -57,21 +36,10 @@ export async function listTasks(inventory: Inventory, playbook: Playbook, o: Run
     }
     const host = inventory.hosts.get(first)!;
     const vars = validateHostVars(host, playSchema(play), { inventoryFile: inventory.files[0]!, knownNames: known });
-    const playCtx: PlayContext = { name: play.name, hosts, inventory, facts: () => undefined, transport: () => undefined, isFailed: () => false, shared: new Map(), listOnly: true, options: { check: true, diff: false, forks: 1, tags: o.tags, skipTags: o.skipTags, verbose: false }, projectDir: '' };
+    const playCtx = offlinePlayContext({ name: play.name, hosts, inventory, listOnly: true, check: true, diff: false, tags: o.tags, skipTags: o.skipTags, projectDir: '' });
     for (const phase of o.phases) {
-      const ctx: RoleContext<Record<string, unknown>> = {
-        name: first,
-        host,
-        facts: ASSUMED_FACTS,
-        transport: LISTING_TRANSPORT,
-        phase,
-        play: playCtx,
-        check: true,
-        diff: false,
-        vars,
-        progress: () => {},
-        run: async () => '',
-      };
+      // Facts assumed as for a Debian 12 host (nothing is contacted); ctx.run answers '' as it always has here.
+      const ctx = { ...offlineRoleContext({ host: first, facts: ASSUMED_FACTS, vars, play: playCtx, phase, refusal }), run: async () => '' };
       const phaseLines: string[] = [];
       for (const { role, tags } of play.roles) {
         const build = role.phases[phase];

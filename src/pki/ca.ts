@@ -1,11 +1,11 @@
-import { createPrivateKey, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { InputError, StepError } from '../errors.js';
-import { ensureDir, readIfExists, tightenKeyMode, writeAtomic } from './fsio.js';
+import { ensureDir, readPair, readUserFile, reason, tightenKeyMode, writeAtomic } from './fsio.js';
 import { withLock } from './lock.js';
 import { CA_VALIDITY_DAYS, DAY_MS, resolveOptions, type PkiOptions, type Resolved } from './options.js';
 import { generateCa, type Signer } from './sign.js';
-import { parseCert, pemCertificates, type ParsedCert } from './x509.js';
+import { parseCert, parsePrivateKey, pemCertificates, type ParsedCert } from './x509.js';
 
 export interface CaMaterial {
   /** PEM: what clients trust (`cafile`). For a user CA, the whole `caCert` file. */
@@ -33,15 +33,6 @@ export function caPaths(dir: string): { cert: string; key: string } {
   return { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
 }
 
-function reason(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function readKey(text: string): KeyObject {
-  if (/ENCRYPTED/.test(text)) throw new Error('encrypted private keys are not supported');
-  return createPrivateKey(text);
-}
-
 function loaded(certText: string, keyText: string, certPath: string, created: boolean, userProvided: boolean): LoadedCa {
   const parsed = parseCert(certText);
   const all = pemCertificates(certText).map((p) => new X509Certificate(p));
@@ -52,7 +43,7 @@ function loaded(certText: string, keyText: string, certPath: string, created: bo
     certPath,
     parsed,
     all,
-    signer: keyText ? { key: readKey(keyText), cert: parsed.x509 } : undefined,
+    signer: keyText ? { key: parsePrivateKey(keyText), cert: parsed.x509 } : undefined,
     userProvided,
   };
 }
@@ -60,13 +51,7 @@ function loaded(certText: string, keyText: string, certPath: string, created: bo
 /** The user's CA: `caCert` (+ `caKey`), validated. Errors are InputErrors naming the file. */
 async function userCa(r: Resolved): Promise<LoadedCa> {
   const certPath = r.caCert!;
-  let certText: string | undefined;
-  try {
-    certText = await readIfExists(certPath);
-  } catch (e) {
-    throw new InputError(`cannot read the CA certificate: ${reason(e)}`, certPath);
-  }
-  if (certText === undefined) throw new InputError('CA certificate not found', certPath);
+  const certText = await readUserFile(certPath, 'CA certificate');
   let parsed: ParsedCert;
   try {
     parsed = parseCert(certText);
@@ -77,16 +62,10 @@ async function userCa(r: Resolved): Promise<LoadedCa> {
   if (parsed.notAfter <= r.now) throw new InputError(`the CA certificate expired on ${parsed.notAfter.toISOString()}`, certPath);
   let keyText = '';
   if (r.caKey) {
-    let text: string | undefined;
-    try {
-      text = await readIfExists(r.caKey);
-    } catch (e) {
-      throw new InputError(`cannot read the CA key: ${reason(e)}`, r.caKey);
-    }
-    if (text === undefined) throw new InputError('CA key not found', r.caKey);
+    const text = await readUserFile(r.caKey, 'CA key');
     let key: KeyObject;
     try {
-      key = readKey(text);
+      key = parsePrivateKey(text);
     } catch (e) {
       throw new InputError(`not a usable PEM private key: ${reason(e)}`, r.caKey);
     }
@@ -115,14 +94,7 @@ async function makeCa(r: Resolved): Promise<{ cert: string; key: string }> {
 async function ownCa(r: Resolved): Promise<LoadedCa> {
   const paths = caPaths(r.dir);
   return withLock(`ca:${r.dir}`, async () => {
-    let certText: string | undefined;
-    let keyText: string | undefined;
-    try {
-      certText = await readIfExists(paths.cert);
-      keyText = await readIfExists(paths.key);
-    } catch (e) {
-      throw new StepError(`cannot read the CA in ${r.dir}: ${reason(e)}`);
-    }
+    const { certText, keyText } = await readPair(paths, `the CA in ${r.dir}`);
     if (certText === undefined && keyText === undefined) {
       if (r.check) {
         let memo = unsaved.get(r.dir);

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { InputError, StepError } from '../errors.js';
+
+/** The message of a caught error. */
+export function reason(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
 
 export async function readIfExists(path: string): Promise<string | undefined> {
   try {
@@ -8,6 +14,27 @@ export async function readIfExists(path: string): Promise<string | undefined> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
+  }
+}
+
+/** A file the user named (caCert, caKey, a host's own cert/key): its text, or an InputError naming it. */
+export async function readUserFile(path: string, what: string): Promise<string> {
+  let text: string | undefined;
+  try {
+    text = await readIfExists(path);
+  } catch (e) {
+    throw new InputError(`cannot read the ${what}: ${reason(e)}`, path);
+  }
+  if (text === undefined) throw new InputError(`${what} not found`, path);
+  return text;
+}
+
+/** A certificate and its key as we keep them (either may be missing); a read error is a StepError: `cannot read <what>: …`. */
+export async function readPair(paths: { cert: string; key: string }, what: string): Promise<{ certText: string | undefined; keyText: string | undefined }> {
+  try {
+    return { certText: await readIfExists(paths.cert), keyText: await readIfExists(paths.key) };
+  } catch (e) {
+    throw new StepError(`cannot read ${what}: ${reason(e)}`);
   }
 }
 

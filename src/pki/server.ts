@@ -3,12 +3,12 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { InputError, StepError } from '../errors.js';
 import { loadCa, type LoadedCa } from './ca.js';
-import { readIfExists, tightenKeyMode, writeAtomic } from './fsio.js';
+import { readPair, readUserFile, reason, tightenKeyMode, writeAtomic } from './fsio.js';
 import { withLock } from './lock.js';
 import { DAY_MS, resolveOptions, wantedKeyType, type PkiOptions, type Resolved } from './options.js';
 import { sanChanges, wantedSans, type Sans } from './names.js';
 import { generateServerCert } from './sign.js';
-import { parseCert, pemCertificates, type ParsedCert } from './x509.js';
+import { parseCert, parsePrivateKey, pemCertificates, type ParsedCert } from './x509.js';
 
 export interface CertMaterial {
   /** PEM of the CA clients must trust. */
@@ -44,10 +44,6 @@ export interface ServerCertRequest extends PkiOptions {
 export function hostPaths(dir: string, host: string): { dir: string; cert: string; key: string } {
   const d = join(dir, 'hosts', host);
   return { dir: d, cert: join(d, 'server.crt'), key: join(d, 'server.key') };
-}
-
-function reason(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function checkHostName(host: string): void {
@@ -100,14 +96,7 @@ async function ownCert(r: Resolved, req: ServerCertRequest, want: Sans): Promise
   return withLock(`host:${paths.dir}`, async () => {
     const ca = await loadCa(r);
     if (!ca.signer) throw new InputError(`host ${req.host}: without caKey the CA cannot issue certificates: give the host's own cert and key`, ca.certPath);
-    let certText: string | undefined;
-    let keyText: string | undefined;
-    try {
-      certText = await readIfExists(paths.cert);
-      keyText = await readIfExists(paths.key);
-    } catch (e) {
-      throw new StepError(`cannot read the certificate of ${req.host} in ${paths.dir}: ${reason(e)}`);
-    }
+    const { certText, keyText } = await readPair(paths, `the certificate of ${req.host} in ${paths.dir}`);
     const notBefore = new Date(r.now.getTime() - 3_600_000); // tolerate clients whose clock is a little behind
     const notAfter = new Date(Math.min(notBefore.getTime() + r.validityDays * DAY_MS, ca.parsed.notAfter.getTime()));
     const reasons = staleness(r, ca, want, certText, keyText, paths, notAfter);
@@ -145,17 +134,6 @@ function material(ca: { cert: string; created: boolean }, cert: string, key: str
   };
 }
 
-async function readUserFile(path: string, what: string): Promise<string> {
-  let text: string | undefined;
-  try {
-    text = await readIfExists(path);
-  } catch (e) {
-    throw new InputError(`cannot read the ${what}: ${reason(e)}`, path);
-  }
-  if (text === undefined) throw new InputError(`${what} not found`, path);
-  return text;
-}
-
 /** Does `leaf` chain (through `intermediates`) to one of `roots`? */
 function chainsTo(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): boolean {
   let cur = leaf;
@@ -182,8 +160,7 @@ async function userCert(r: Resolved, req: ServerCertRequest, want: Sans): Promis
   }
   let key: KeyObject;
   try {
-    if (/ENCRYPTED/.test(keyText)) throw new Error('encrypted private keys are not supported');
-    key = createPrivateKey(keyText);
+    key = parsePrivateKey(keyText);
   } catch (e) {
     throw new InputError(`not a usable PEM private key: ${reason(e)}`, keyPath);
   }

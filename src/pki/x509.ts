@@ -1,4 +1,4 @@
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { childrenOf, contentOf, decodeOid, decodeTime, readTlv, type Tlv } from './der.js';
 import { ipFromBytes, type Sans } from './names.js';
 
@@ -47,6 +47,12 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 /** Every PEM certificate of a text (a leaf followed by its chain, a CA bundle), normalised to end with a newline. */
 export function pemCertificates(text: string): string[] {
   return (text.match(PEM_CERT) ?? []).map((b) => `${b}\n`);
+}
+
+/** A PEM private key given to us (a CA key, a host's own key): unencrypted, or an Error saying why not. */
+export function parsePrivateKey(text: string): KeyObject {
+  if (/ENCRYPTED/.test(text)) throw new Error('encrypted private keys are not supported');
+  return createPrivateKey(text);
 }
 
 export function keyTypeOf(key: KeyObject): string {

@@ -11,12 +11,12 @@ import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import observability, { SCRAPE_STEP_NAME } from '../../roles/observability/index.js';
 import { renderScrapeConfig, scrapeConfigPath, scrapeTargets } from '../../roles/observability/scrape-config.js';
-import type { HostContext, PlayContext, RoleContext, Step, StepPlan } from '../../src/engine/types.js';
+import { ASSUMED_FACTS, offlinePlayContext, offlineRoleContext } from '../../src/engine/offline-context.js';
+import type { HostContext, RoleContext, Step, StepPlan } from '../../src/engine/types.js';
 import type { HostFacts } from '../../src/facts/host-facts.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { validateHostVars } from '../../src/inventory/validate.js';
-import type { Transport } from '../../src/transport/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DASHBOARD = join(HERE, '..', '..', 'docs', 'grafana', 'provision-dashboard.json');
@@ -118,59 +118,21 @@ function metricNames(expr: string): string[] {
 // A play context without connections
 
 function facts(primaryAddress: string): HostFacts {
-  return {
-    hostname: 'h',
-    fqdn: 'h',
-    os: { id: 'debian', version: '12', major: 12, family: 'debian', pretty: 'Debian 12' },
-    arch: 'x86_64',
-    multiarch: 'x86_64-linux-gnu',
-    init: 'systemd',
-    packageManager: 'apt',
-    firewall: { firewalld: false, firewalldRunning: false, ufw: false, nft: true },
-    selinux: 'absent',
-    addresses: [primaryAddress],
-    primaryAddress,
-    user: 'root',
-  };
-}
-
-function refusingTransport(host: string): Transport {
-  const refuse = async (): Promise<never> => {
-    throw new Error(`the observability role must not touch ${host}`);
-  };
-  return { host, sshPort: 22, roundTrips: 0, exec: refuse, script: refuse, forward: refuse, close: async () => undefined };
+  return { ...ASSUMED_FACTS, hostname: 'h', fqdn: 'h', addresses: [primaryAddress], primaryAddress };
 }
 
 function context(inventory: Inventory, host: string, known: Map<string, HostFacts>, o: { check?: boolean } = {}): RoleContext<{ prometheus_scrape_config_dir?: string | undefined }> {
-  const check = o.check ?? false;
-  const transport = refusingTransport(host);
-  const play: PlayContext = {
+  const play = offlinePlayContext({
     name: 'Cluster membership',
     hosts: inventory.selectHosts('brokers'),
     inventory,
     facts: (h) => known.get(h),
-    transport: () => undefined,
-    isFailed: () => false,
-    shared: new Map(),
-    options: { check, diff: true, forks: 1, tags: [], skipTags: [], verbose: false },
-    projectDir: join(HERE, '..', '..'),
-  };
-  const vars = validateHostVars(inventory.hosts.get(host)!, observability.vars, { inventoryFile: inventory.files[0]!, knownNames: new Set(['state', 'prometheus_cidr']) });
-  return {
-    name: host,
-    host: inventory.hosts.get(host)!,
-    facts: known.get(host) ?? facts('192.0.2.1'),
-    transport,
-    phase: 'cluster',
-    play,
-    check,
+    check: o.check ?? false,
     diff: true,
-    vars,
-    progress: () => undefined,
-    run: async () => {
-      throw new Error('ctx.run must not be called');
-    },
-  };
+    projectDir: join(HERE, '..', '..'),
+  });
+  const vars = validateHostVars(inventory.hosts.get(host)!, observability.vars, { inventoryFile: inventory.files[0]!, knownNames: new Set(['state', 'prometheus_cidr']) });
+  return offlineRoleContext({ host, facts: known.get(host) ?? facts('192.0.2.1'), vars, play, phase: 'cluster', refusal: (what, h) => `the observability role must not ${what} on ${h}` });
 }
 
 async function clusterSteps(ctx: RoleContext<{ prometheus_scrape_config_dir?: string | undefined }>): Promise<Step[]> {

@@ -3,156 +3,18 @@
  * roles-rocky.test.ts (apt instead of dnf, no EPEL, mosquitto-clients, nftables by default, the dynamic-security
  * plugin under the host's multiarch directory, no SELinux steps).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import base from '../../roles/base/index.js';
-import exporter from '../../roles/exporter/index.js';
-import firewallRole from '../../roles/firewall/index.js';
-import haproxy from '../../roles/haproxy/index.js';
-import mosquitto from '../../roles/mosquitto/index.js';
-import mosquittoConfig from '../../roles/mosquitto_config/index.js';
-import mosquittoRuntime from '../../roles/mosquitto_runtime/index.js';
-import mqttAuth from '../../roles/mqtt_auth/index.js';
-import pki from '../../roles/pki/index.js';
-import type { Phase } from '../../src/engine/phase.js';
-import type { Play, Playbook } from '../../src/engine/playbook.js';
-import { knownVarNames, playSchema } from '../../src/engine/runner.js';
-import type { PlayContext, Role, RoleContext, Step, StepPlan } from '../../src/engine/types.js';
-import { parseHostFacts } from '../../src/facts/gather-host-facts.js';
-import type { HostFacts } from '../../src/facts/host-facts.js';
-import { loadInventory } from '../../src/inventory/load.js';
-import type { Inventory } from '../../src/inventory/types.js';
-import { validateHostVars } from '../../src/inventory/validate.js';
-import { planWithRecordedFacts, type RecordedOutput } from '../../src/operations/testing.js';
-import type { Transport } from '../../src/transport/types.js';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const PROJECT = join(HERE, '..', '..');
-const RECORDED = join(HERE, '..', 'fixtures', 'recorded', 'debian12');
-
-// ---------------------------------------------------------------------------------------------------------------
-// Recorded outputs (format: test/fixtures/recorded/README.md)
-
-interface Recording {
-  pattern: string;
-  stdout: string;
-  code: number;
-}
-
-function loadRecordings(file: string): Recording[] {
-  const entries: { pattern: string; code: number; lines: string[] }[] = [];
-  for (const line of readFileSync(join(RECORDED, file), 'utf8').split('\n')) {
-    if (line.startsWith('###')) continue;
-    const head = /^=== (\S+)(?: exit=(\d+))?$/.exec(line);
-    if (head) entries.push({ pattern: head[1]!, code: Number(head[2] ?? 0), lines: [] });
-    else entries.at(-1)?.lines.push(line);
-  }
-  return entries.map((e) => ({ pattern: e.pattern, code: e.code, stdout: `${e.lines.join('\n').replace(/\n+$/, '')}\n` }));
-}
-
-function recordedFor(step: Step, recordings: Recording[]): Record<string, RecordedOutput> {
-  const out: Record<string, RecordedOutput> = {};
-  for (const q of step.facts ?? []) {
-    const r = recordings.find((x) => (x.pattern.endsWith('*') ? q.key.startsWith(x.pattern.slice(0, -1)) : q.key === x.pattern));
-    if (!r) throw new Error(`no recorded output for fact "${q.key}" of step "${step.name}"`);
-    out[q.key] = { stdout: r.stdout, code: r.code };
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// A RoleContext without a connection (as src/output/listings.ts builds one for --list-tasks)
-
-function refusingTransport(host: string, sshPort: number): Transport {
-  const refuse = (what: string) => async (): Promise<never> => {
-    throw new Error(`${what} on ${host}: building or planning steps must not touch the host`);
-  };
-  return { host, sshPort, roundTrips: 0, exec: refuse('exec'), script: refuse('script'), forward: refuse('forward'), close: async () => undefined };
-}
-
-interface Fixture {
-  inventory: Inventory;
-  playbook: Playbook;
-  plays: { brokers: Play; loadbalancers: Play };
-  facts: Map<string, HostFacts>;
-  dir: string;
-}
-
-function roleContext(fx: Fixture, play: Play, host: string, phase: Phase, o: { sshPort?: number; check?: boolean } = {}): RoleContext<Record<string, unknown>> {
-  const inv = fx.inventory;
-  const vars = validateHostVars(inv.hosts.get(host)!, playSchema(play), { inventoryFile: inv.files[0]!, knownNames: knownVarNames(fx.playbook) });
-  const transport = refusingTransport(host, o.sshPort ?? 22);
-  const playCtx: PlayContext = {
-    name: play.name,
-    hosts: inv.selectHosts(play.hosts),
-    inventory: inv,
-    facts: (h) => fx.facts.get(h),
-    transport: (h) => (h === host ? transport : undefined),
-    isFailed: () => false,
-    shared: new Map(),
-    options: { check: o.check ?? false, diff: false, forks: 1, tags: [], skipTags: [], verbose: false },
-    projectDir: PROJECT,
-  };
-  return {
-    name: host,
-    host: inv.hosts.get(host)!,
-    facts: fx.facts.get(host)!,
-    transport,
-    phase,
-    play: playCtx,
-    check: o.check ?? false,
-    diff: false,
-    vars,
-    progress: () => undefined,
-    run: async () => {
-      throw new Error('ctx.run must not be called while building steps');
-    },
-  };
-}
-
-interface BuiltStep {
-  role: string;
-  step: Step;
-}
-
-/** Every step the play's roles build for this host and phase, in play order (what the runner would run). */
-async function phaseSteps(fx: Fixture, play: Play, host: string, phase: Phase, o: { sshPort?: number } = {}): Promise<BuiltStep[]> {
-  const ctx = roleContext(fx, play, host, phase, o);
-  const out: BuiltStep[] = [];
-  for (const { role } of play.roles) {
-    const build = role.phases[phase];
-    if (!build) continue;
-    for (const step of await build(ctx as never)) out.push({ role: role.name, step });
-  }
-  return out;
-}
-
-function changesOf(p: StepPlan) {
-  if (!('changes' in p)) throw new Error(`expected changes, got skip: ${p.skip}`);
-  return p.changes;
-}
-const scripts = (p: StepPlan) => changesOf(p).flatMap((c) => (c.actions ?? []).map((a) => ('script' in a ? a.script : a.command)));
-const summaries = (p: StepPlan) => changesOf(p).map((c) => c.summary);
-
-/** The content a writeFileActions script puts in place (it travels base64-encoded inside the script). */
-function writtenContent(script: string): string {
-  const m = /printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d > "\$t"/.exec(script);
-  if (!m) throw new Error(`not a file write:\n${script}`);
-  return Buffer.from(m[1]!, 'base64').toString('utf8');
-}
-
-/** The script of a writeFileActions write minus its base64 payload. */
-function writeSkeleton(script: string): string {
-  return script.replace(/printf '%s' '?[A-Za-z0-9+/=]+'? \| base64 -d > "\$t"/, `printf '%s' <content> | base64 -d > "$t"`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-
-const BROKER_ROLES: Role[] = [base, mosquitto, pki, mosquittoConfig, firewallRole, mosquittoRuntime, mqttAuth, exporter] as unknown as Role[];
-const LB_ROLES: Role[] = [base, haproxy, firewallRole] as unknown as Role[];
+import {
+  createFixture,
+  phaseSteps,
+  planAll,
+  removeFixture,
+  scripts,
+  summaries,
+  writeSkeleton,
+  writtenContent,
+  type Fixture,
+} from '../support/role-planning.js';
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300';
 const APT_INSTALL = `${APT} install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends`;
@@ -161,58 +23,17 @@ let fx: Fixture;
 let exporterBinary: string;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'provision-roles-debian-'));
-  exporterBinary = join(dir, 'mosquitto_exporter');
-  writeFileSync(exporterBinary, Buffer.from('\x7fELF fake exporter binary for planning\n'), { mode: 0o755 });
-  const inventoryFile = join(dir, 'inventory.yml');
-  writeFileSync(
-    inventoryFile,
-    `all:
-  vars:
-    prometheus_cidr: [10.0.0.0/8]
-    exporter_source: binary
-    exporter_binary: ${exporterBinary}
-    mqtt_admin_password: Adm1n-deb1an-pw
-    mqtt_health_password: He4lth-deb1an-pw
-    exporter_password: Exp0rter-deb1an-pw
-    verify_password: Ver1fy-deb1an-pw
-  children:
-    brokers:
-      hosts:
-        mq1:
-          ansible_host: 10.77.1.10
-        mq2:
-          ansible_host: 10.77.1.11
-    loadbalancers:
-      hosts:
-        lb1:
-          ansible_host: 10.77.1.20
-`,
-  );
-  const inventory = await loadInventory([inventoryFile]);
-  const brokers: Play = { name: 'Mosquitto brokers', hosts: 'brokers', roles: BROKER_ROLES.map((role) => ({ role, tags: [] })), serial: [], file: 'site.yaml', line: 3 };
-  const loadbalancers: Play = { name: 'Load balancers', hosts: 'loadbalancers', roles: LB_ROLES.map((role) => ({ role, tags: [] })), serial: [], file: 'site.yaml', line: 15 };
-  const facts = new Map([
-    ['mq1', parseHostFacts('mq1', readFileSync(join(RECORDED, 'mq1-host-facts.txt'), 'utf8'))],
-    ['mq2', parseHostFacts('mq2', readFileSync(join(RECORDED, 'mq2-arm64-host-facts.txt'), 'utf8'))],
-    ['lb1', parseHostFacts('lb1', readFileSync(join(RECORDED, 'lb1-host-facts.txt'), 'utf8'))],
-  ]);
-  fx = { inventory, playbook: { file: 'site.yaml', plays: [brokers, loadbalancers] }, plays: { brokers, loadbalancers }, facts, dir };
+  fx = await createFixture({
+    os: 'debian12',
+    passwords: { mqtt_admin_password: 'Adm1n-deb1an-pw', mqtt_health_password: 'He4lth-deb1an-pw', exporter_password: 'Exp0rter-deb1an-pw', verify_password: 'Ver1fy-deb1an-pw' },
+    brokers: { mq1: '10.77.1.10', mq2: '10.77.1.11' },
+    loadbalancers: { lb1: '10.77.1.20' },
+    hostFacts: { mq1: 'mq1-host-facts.txt', mq2: 'mq2-arm64-host-facts.txt', lb1: 'lb1-host-facts.txt' },
+  });
+  exporterBinary = fx.exporterBinary;
 });
 
-afterAll(() => {
-  if (fx?.dir) rmSync(fx.dir, { recursive: true, force: true });
-});
-
-async function planAll(steps: BuiltStep[], host: string, recordingsFile: string) {
-  const recordings = loadRecordings(recordingsFile);
-  const out: { role: string; name: string; plan: StepPlan; step: Step }[] = [];
-  for (const { role, step } of steps) {
-    const plan = await planWithRecordedFacts(step, fx.facts.get(host)!, recordedFor(step, recordings), { hostName: host });
-    out.push({ role, name: step.name, plan, step });
-  }
-  return out;
-}
+afterAll(() => removeFixture(fx));
 
 describe('recorded Debian 12 hosts', () => {
   it('parse as Debian 12 / apt / nft, without SELinux; mq2 is arm64', () => {
@@ -231,7 +52,7 @@ describe('recorded Debian 12 hosts', () => {
 
 describe('Debian broker, build phase (fresh host)', () => {
   it('plans exactly: apt-get update, base tools present, mosquitto and mosquitto-clients from Debian, nftables present, exporter', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build'), 'mq1', 'build-fresh.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build'), 'mq1', 'build-fresh.facts');
     expect(planned.filter((p) => p.name !== 'exporter binary').map((p) => [p.role, p.name, scripts(p.plan)])).toEqual([
       ['base', 'package lists refreshed', [`${APT} update`]],
       ['base', 'base tools', []],
@@ -260,7 +81,7 @@ describe('Debian broker, build phase (fresh host)', () => {
   it('has no EPEL step and never mentions dnf', async () => {
     const steps = await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build');
     expect(steps.map((s) => s.step.name)).not.toContain('EPEL repository');
-    const planned = await planAll(steps, 'mq1', 'build-fresh.facts');
+    const planned = await planAll(fx, steps, 'mq1', 'build-fresh.facts');
     expect(JSON.stringify(planned.map((p) => scripts(p.plan)))).not.toMatch(/\bdnf\b|epel/);
   });
 
@@ -268,7 +89,7 @@ describe('Debian broker, build phase (fresh host)', () => {
     fx.inventory.hosts.get('mq1')!.vars.mosquitto_version = '2.0.11-1.2+deb12u1';
     try {
       const steps = (await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build')).filter((s) => s.step.name === 'mosquitto');
-      const [mq] = await planAll(steps, 'mq1', 'build-fresh.facts');
+      const [mq] = await planAll(fx, steps, 'mq1', 'build-fresh.facts');
       expect(scripts(mq!.plan)).toEqual([`${APT_INSTALL} mosquitto=2.0.11-1.2+deb12u1 mosquitto-clients`]);
     } finally {
       delete fx.inventory.hosts.get('mq1')!.vars.mosquitto_version;
@@ -283,7 +104,7 @@ describe('Debian broker, configure phase (after build)', () => {
       ['mq2', 'aarch64-linux-gnu'],
     ] as const) {
       const steps = (await phaseSteps(fx, fx.plays.brokers, host, 'configure')).filter((s) => s.step.name === 'mosquitto.conf');
-      const [conf] = await planAll(steps, host, 'mq1-configure.facts');
+      const [conf] = await planAll(fx, steps, host, 'mq1-configure.facts');
       const content = writtenContent(scripts(conf!.plan)[0]!);
       expect(content.split('\n').slice(0, 5), host).toEqual([
         '# Managed by provision: local changes are overwritten on the next run.',
@@ -302,7 +123,7 @@ describe('Debian broker, configure phase (after build)', () => {
   });
 
   it('plans the exact directory and dynamic-security commands', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq1', 'configure'), 'mq1', 'mq1-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq1', 'configure'), 'mq1', 'mq1-configure.facts');
     expect(planned.map((p) => [p.role, p.name])).toEqual([
       ['pki', 'CA and server certificate (controller)'],
       ['pki', 'directory /etc/mosquitto/certs'],
@@ -327,7 +148,7 @@ describe('Debian broker, configure phase (after build)', () => {
   });
 
   it('chooses nftables by default: exact ruleset (SSH, 8883, 9234 from Prometheus, 1884 from the LB), included at boot, loaded, enabled', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq1', 'configure'), 'mq1', 'mq1-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq1', 'configure'), 'mq1', 'mq1-configure.facts');
     const fw = planned.find((p) => p.role === 'firewall')!;
     expect(fw.name).toBe('firewall (nftables)');
     expect(summaries(fw.plan)).toEqual([
@@ -382,7 +203,7 @@ table inet provision {
 describe('Debian broker, runtime phase', () => {
   it('leaves the running broker alone and starts the exporter', async () => {
     const steps = (await phaseSteps(fx, fx.plays.brokers, 'mq1', 'runtime')).filter((s) => s.role !== 'mqtt_auth');
-    const planned = await planAll(steps, 'mq1', 'mq1-runtime.facts');
+    const planned = await planAll(fx, steps, 'mq1', 'mq1-runtime.facts');
     expect(planned.map((p) => [p.name, scripts(p.plan)])).toEqual([
       ['service mosquitto enabled, started', []],
       ['apply a configuration the running broker has not loaded yet', []],
@@ -393,7 +214,7 @@ describe('Debian broker, runtime phase', () => {
 
 describe('Debian load balancer', () => {
   it('build: apt installs haproxy and socat; configure has no SELinux step', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.loadbalancers, 'lb1', 'build'), 'lb1', 'build-fresh.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.loadbalancers, 'lb1', 'build'), 'lb1', 'build-fresh.facts');
     expect(planned.map((p) => [p.role, p.name, scripts(p.plan)])).toEqual([
       ['base', 'package lists refreshed', [`${APT} update`]],
       ['base', 'base tools', []],

@@ -4,159 +4,33 @@
  * Rocky hosts cannot run end to end here (the sandbox is Debian), so every role's phase builder is called with a
  * RoleContext built like `--list-tasks` builds one (nothing is contacted: the transport throws if used) and each
  * step is planned with `planWithRecordedFacts`, which feeds recorded outputs (test/fixtures/recorded/rocky9)
- * through the step's own fact parsers.
+ * through the step's own fact parsers (test/support/role-planning.ts).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import base from '../../roles/base/index.js';
-import exporter from '../../roles/exporter/index.js';
-import firewallRole from '../../roles/firewall/index.js';
-import haproxy from '../../roles/haproxy/index.js';
-import mosquitto from '../../roles/mosquitto/index.js';
-import mosquittoConfig from '../../roles/mosquitto_config/index.js';
-import mosquittoRuntime from '../../roles/mosquitto_runtime/index.js';
-import mqttAuth from '../../roles/mqtt_auth/index.js';
-import pki from '../../roles/pki/index.js';
-import type { Phase } from '../../src/engine/phase.js';
-import type { Play, Playbook } from '../../src/engine/playbook.js';
-import { knownVarNames, playSchema } from '../../src/engine/runner.js';
-import type { PlayContext, Role, RoleContext, Step, StepPlan } from '../../src/engine/types.js';
-import { parseHostFacts } from '../../src/facts/gather-host-facts.js';
-import type { HostFacts } from '../../src/facts/host-facts.js';
-import { loadInventory } from '../../src/inventory/load.js';
-import type { Inventory } from '../../src/inventory/types.js';
-import { validateHostVars } from '../../src/inventory/validate.js';
-import { planWithRecordedFacts, type RecordedOutput } from '../../src/operations/testing.js';
-import type { Transport } from '../../src/transport/types.js';
+import { planWithRecordedFacts } from '../../src/operations/testing.js';
+import {
+  BROKER_ROLES,
+  createFixture,
+  LB_ROLES,
+  loadRecordings,
+  phaseSteps,
+  planAll,
+  recordedFor,
+  removeFixture,
+  scripts,
+  summaries,
+  writeSkeleton,
+  writtenContent,
+  type BuiltStep,
+  type Fixture,
+} from '../support/role-planning.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = join(HERE, '..', '..');
-const RECORDED = join(HERE, '..', 'fixtures', 'recorded', 'rocky9');
-
-// ---------------------------------------------------------------------------------------------------------------
-// Recorded outputs (format: test/fixtures/recorded/README.md)
-
-interface Recording {
-  pattern: string;
-  stdout: string;
-  code: number;
-}
-
-function loadRecordings(file: string): Recording[] {
-  const entries: { pattern: string; code: number; lines: string[] }[] = [];
-  for (const line of readFileSync(join(RECORDED, file), 'utf8').split('\n')) {
-    if (line.startsWith('###')) continue;
-    const head = /^=== (\S+)(?: exit=(\d+))?$/.exec(line);
-    if (head) entries.push({ pattern: head[1]!, code: Number(head[2] ?? 0), lines: [] });
-    else entries.at(-1)?.lines.push(line);
-  }
-  return entries.map((e) => ({ pattern: e.pattern, code: e.code, stdout: `${e.lines.join('\n').replace(/\n+$/, '')}\n` }));
-}
-
-function recordedFor(step: Step, recordings: Recording[]): Record<string, RecordedOutput> {
-  const out: Record<string, RecordedOutput> = {};
-  for (const q of step.facts ?? []) {
-    const r = recordings.find((x) => (x.pattern.endsWith('*') ? q.key.startsWith(x.pattern.slice(0, -1)) : q.key === x.pattern));
-    if (!r) throw new Error(`no recorded output for fact "${q.key}" of step "${step.name}"`);
-    out[q.key] = { stdout: r.stdout, code: r.code };
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// A RoleContext without a connection (as src/output/listings.ts builds one for --list-tasks)
-
-function refusingTransport(host: string, sshPort: number): Transport {
-  const refuse = (what: string) => async (): Promise<never> => {
-    throw new Error(`${what} on ${host}: building or planning steps must not touch the host`);
-  };
-  return { host, sshPort, roundTrips: 0, exec: refuse('exec'), script: refuse('script'), forward: refuse('forward'), close: async () => undefined };
-}
-
-interface Fixture {
-  inventory: Inventory;
-  playbook: Playbook;
-  plays: { brokers: Play; loadbalancers: Play };
-  facts: Map<string, HostFacts>;
-  dir: string;
-}
-
-function roleContext(fx: Fixture, play: Play, host: string, phase: Phase, o: { sshPort?: number; check?: boolean } = {}): RoleContext<Record<string, unknown>> {
-  const inv = fx.inventory;
-  const vars = validateHostVars(inv.hosts.get(host)!, playSchema(play), { inventoryFile: inv.files[0]!, knownNames: knownVarNames(fx.playbook) });
-  const transport = refusingTransport(host, o.sshPort ?? 22);
-  const playCtx: PlayContext = {
-    name: play.name,
-    hosts: inv.selectHosts(play.hosts),
-    inventory: inv,
-    facts: (h) => fx.facts.get(h),
-    transport: (h) => (h === host ? transport : undefined),
-    isFailed: () => false,
-    shared: new Map(),
-    options: { check: o.check ?? false, diff: false, forks: 1, tags: [], skipTags: [], verbose: false },
-    projectDir: PROJECT,
-  };
-  return {
-    name: host,
-    host: inv.hosts.get(host)!,
-    facts: fx.facts.get(host)!,
-    transport,
-    phase,
-    play: playCtx,
-    check: o.check ?? false,
-    diff: false,
-    vars,
-    progress: () => undefined,
-    run: async () => {
-      throw new Error('ctx.run must not be called while building steps');
-    },
-  };
-}
-
-interface BuiltStep {
-  role: string;
-  step: Step;
-}
-
-/** Every step the play's roles build for this host and phase, in play order (what the runner would run). */
-async function phaseSteps(fx: Fixture, play: Play, host: string, phase: Phase, o: { sshPort?: number } = {}): Promise<BuiltStep[]> {
-  const ctx = roleContext(fx, play, host, phase, o);
-  const out: BuiltStep[] = [];
-  for (const { role } of play.roles) {
-    const build = role.phases[phase];
-    if (!build) continue;
-    for (const step of await build(ctx as never)) out.push({ role: role.name, step });
-  }
-  return out;
-}
-
-function changesOf(p: StepPlan) {
-  if (!('changes' in p)) throw new Error(`expected changes, got skip: ${p.skip}`);
-  return p.changes;
-}
-const scripts = (p: StepPlan) => changesOf(p).flatMap((c) => (c.actions ?? []).map((a) => ('script' in a ? a.script : a.command)));
-const summaries = (p: StepPlan) => changesOf(p).map((c) => c.summary);
-
-/** The content a writeFileActions script puts in place (it travels base64-encoded inside the script). */
-function writtenContent(script: string): string {
-  const m = /printf '%s' '?([A-Za-z0-9+/=]+)'? \| base64 -d > "\$t"/.exec(script);
-  if (!m) throw new Error(`not a file write:\n${script}`);
-  return Buffer.from(m[1]!, 'base64').toString('utf8');
-}
-
-/** The script of a writeFileActions write minus its base64 payload. */
-function writeSkeleton(script: string): string {
-  return script.replace(/printf '%s' '?[A-Za-z0-9+/=]+'? \| base64 -d > "\$t"/, `printf '%s' <content> | base64 -d > "$t"`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-
-const BROKER_ROLES: Role[] = [base, mosquitto, pki, mosquittoConfig, firewallRole, mosquittoRuntime, mqttAuth, exporter] as unknown as Role[];
-const LB_ROLES: Role[] = [base, haproxy, firewallRole] as unknown as Role[];
 
 const PASSWORDS = {
   mqtt_admin_password: 'Adm1n-r0cky-pw',
@@ -169,53 +43,17 @@ let fx: Fixture;
 let exporterBinary: string;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'provision-roles-rocky-'));
-  exporterBinary = join(dir, 'mosquitto_exporter');
-  writeFileSync(exporterBinary, Buffer.from('\x7fELF fake exporter binary for planning\n'), { mode: 0o755 });
-  const inventoryFile = join(dir, 'inventory.yml');
-  writeFileSync(
-    inventoryFile,
-    `all:
-  vars:
-    prometheus_cidr: [10.0.0.0/8]
-    exporter_source: binary
-    exporter_binary: ${exporterBinary}
-${Object.entries(PASSWORDS).map(([k, v]) => `    ${k}: ${v}`).join('\n')}
-  children:
-    brokers:
-      hosts:
-        mq3:
-          ansible_host: 10.77.1.12
-    loadbalancers:
-      hosts:
-        lb3:
-          ansible_host: 10.77.1.20
-`,
-  );
-  const inventory = await loadInventory([inventoryFile]);
-  const brokers: Play = { name: 'Mosquitto brokers', hosts: 'brokers', roles: BROKER_ROLES.map((role) => ({ role, tags: [] })), serial: [], file: 'site.yaml', line: 3 };
-  const loadbalancers: Play = { name: 'Load balancers', hosts: 'loadbalancers', roles: LB_ROLES.map((role) => ({ role, tags: [] })), serial: [], file: 'site.yaml', line: 15 };
-  const facts = new Map([
-    ['mq3', parseHostFacts('mq3', readFileSync(join(RECORDED, 'mq3-host-facts.txt'), 'utf8'))],
-    ['lb3', parseHostFacts('lb3', readFileSync(join(RECORDED, 'lb3-host-facts.txt'), 'utf8'))],
-  ]);
-  fx = { inventory, playbook: { file: 'site.yaml', plays: [brokers, loadbalancers] }, plays: { brokers, loadbalancers }, facts, dir };
+  fx = await createFixture({
+    os: 'rocky9',
+    passwords: PASSWORDS,
+    brokers: { mq3: '10.77.1.12' },
+    loadbalancers: { lb3: '10.77.1.20' },
+    hostFacts: { mq3: 'mq3-host-facts.txt', lb3: 'lb3-host-facts.txt' },
+  });
+  exporterBinary = fx.exporterBinary;
 });
 
-afterAll(() => {
-  if (fx?.dir) rmSync(fx.dir, { recursive: true, force: true });
-});
-
-/** Plans every built step against a recording set; returns [role, step name, plan] in order. */
-async function planAll(steps: BuiltStep[], host: string, recordingsFile: string, o: { sshPort?: number } = {}) {
-  const recordings = loadRecordings(recordingsFile);
-  const out: { role: string; name: string; plan: StepPlan; step: Step }[] = [];
-  for (const { role, step } of steps) {
-    const plan = await planWithRecordedFacts(step, fx.facts.get(host)!, recordedFor(step, recordings), { hostName: host, sshPort: o.sshPort ?? 22 });
-    out.push({ role, name: step.name, plan, step });
-  }
-  return out;
-}
+afterAll(() => removeFixture(fx));
 
 describe('recorded Rocky Linux 9.4 host', () => {
   it('parses as Rocky 9 / redhat family, dnf, firewalld running, SELinux enforcing, x86_64', () => {
@@ -245,7 +83,7 @@ describe('recorded Rocky Linux 9.4 host', () => {
 
 describe('Rocky broker, build phase (fresh host)', () => {
   it('plans exactly: dnf metadata, EPEL, base tools, mosquitto from EPEL, firewalld present, exporter user and binary', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq3', 'build'), 'mq3', 'mq3-build.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq3', 'build'), 'mq3', 'mq3-build.facts');
     const nonFile = planned.filter((p) => p.name !== 'exporter binary').map((p) => [p.role, p.name, scripts(p.plan)]);
     expect(nonFile).toEqual([
       ['base', 'package lists refreshed', ['dnf -q -y makecache --refresh']],
@@ -289,7 +127,7 @@ describe('Rocky broker, build phase (fresh host)', () => {
     fx.inventory.hosts.get('mq3')!.vars.mosquitto_version = '2.0.18';
     try {
       const steps = await phaseSteps(fx, fx.plays.brokers, 'mq3', 'build');
-      const [mq] = await planAll(steps.filter((s) => s.step.name === 'mosquitto'), 'mq3', 'mq3-build.facts');
+      const [mq] = await planAll(fx, steps.filter((s) => s.step.name === 'mosquitto'), 'mq3', 'mq3-build.facts');
       expect(scripts(mq!.plan)).toEqual(['dnf -q -y install mosquitto-2.0.18']);
     } finally {
       delete fx.inventory.hosts.get('mq3')!.vars.mosquitto_version;
@@ -315,7 +153,7 @@ describe('Rocky broker, build phase (fresh host)', () => {
   });
 
   it('is a no-op once everything is installed (no dnf command at all)', async () => {
-    const installed = loadRecordings('mq3-build.facts').map((r) => {
+    const installed = loadRecordings(fx, 'mq3-build.facts').map((r) => {
       if (!r.pattern.startsWith('packages:') && r.pattern !== 'package-lists') return r;
       const names = r.pattern.startsWith('packages:') ? r.pattern.slice('packages:'.length).split(',') : [];
       return {
@@ -366,7 +204,7 @@ listener 1884 10.77.1.12
 `;
 
   it('renders mosquitto.conf with the EPEL dynamic-security plugin path /usr/lib64 (not a Debian multiarch path)', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
     const conf = planned.find((p) => p.name === 'mosquitto.conf')!;
     expect(summaries(conf.plan)).toEqual(['update /etc/mosquitto/mosquitto.conf']);
     const [script] = scripts(conf.plan);
@@ -390,7 +228,7 @@ listener 1884 10.77.1.12
   });
 
   it('plans the exact directory, dynamic-security and certificate commands', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
     const byName = new Map(planned.map((p) => [p.name, p]));
     expect(planned.map((p) => [p.role, p.name])).toEqual([
       ['pki', 'CA and server certificate (controller)'],
@@ -426,7 +264,7 @@ listener 1884 10.77.1.12
   });
 
   it('chooses firewalld by default: exact firewall-cmd commands for 8883, 9234 (from Prometheus), 1884 (from the LB), SSH kept open', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
     const fw = planned.filter((p) => p.role === 'firewall');
     expect(fw[0]!.plan).toEqual({ changes: [] }); // firewalld enabled and running already
     expect(summaries(fw[1]!.plan)).toEqual([
@@ -454,7 +292,7 @@ listener 1884 10.77.1.12
     fx.inventory.hosts.get('mq3')!.vars.prometheus_cidr = [];
     try {
       const steps = (await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure')).filter((s) => s.step.name === 'firewall (firewalld)');
-      const [fw] = await planAll(steps, 'mq3', 'mq3-configure.facts');
+      const [fw] = await planAll(fx, steps, 'mq3', 'mq3-configure.facts');
       expect(scripts(fw!.plan)[0]).toContain('firewall-cmd --permanent --zone=public --add-port=9234/tcp >/dev/null');
     } finally {
       fx.inventory.hosts.get('mq3')!.vars.prometheus_cidr = saved;
@@ -463,14 +301,14 @@ listener 1884 10.77.1.12
 
   it('always allows the SSH port this run connects to (2222), never the default 22 instead', async () => {
     const steps = (await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure', { sshPort: 2222 })).filter((s) => s.role === 'firewall');
-    const [, fw] = await planAll(steps, 'mq3', 'mq3-configure.facts', { sshPort: 2222 });
+    const [, fw] = await planAll(fx, steps, 'mq3', 'mq3-configure.facts', { sshPort: 2222 });
     const [script] = scripts(fw!.plan);
     expect(script!.split('\n')[1]).toBe('firewall-cmd --permanent --zone=public --add-port=2222/tcp >/dev/null');
     expect(script).not.toContain('--add-port=22/tcp');
   });
 
   it('installs the exporter unit with a daemon-reload and a 0600 credentials file', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq3', 'configure'), 'mq3', 'mq3-configure.facts');
     const byName = new Map(planned.map((p) => [p.name, p]));
     expect(scripts(byName.get('directory /etc/mosquitto-exporter')!.plan)).toEqual([
       'mkdir -p -- /etc/mosquitto-exporter\nchown root:root -- /etc/mosquitto-exporter\nchmod 0755 -- /etc/mosquitto-exporter',
@@ -497,7 +335,7 @@ describe('Rocky broker, runtime phase', () => {
       ['exporter', 'service mosquitto-exporter enabled, started'],
     ]);
     const offline = steps.filter((s) => s.role !== 'mqtt_auth');
-    const planned = await planAll(offline, 'mq3', 'mq3-runtime.facts');
+    const planned = await planAll(fx, offline, 'mq3', 'mq3-runtime.facts');
     expect(planned.map((p) => [p.name, scripts(p.plan)])).toEqual([
       ['service mosquitto enabled, started', ['systemctl enable mosquitto.service', 'systemctl start mosquitto.service']],
       ['apply a configuration the running broker has not loaded yet', []],
@@ -508,7 +346,7 @@ describe('Rocky broker, runtime phase', () => {
 
 describe('Rocky load balancer', () => {
   it('build: base as on the brokers, then haproxy and socat with dnf', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'build'), 'lb3', 'lb3-build.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'build'), 'lb3', 'lb3-build.facts');
     expect(planned.map((p) => [p.role, p.name, scripts(p.plan)])).toEqual([
       ['base', 'package lists refreshed', ['dnf -q -y makecache --refresh']],
       ['base', 'EPEL repository', ['dnf -q -y install epel-release']],
@@ -519,7 +357,7 @@ describe('Rocky load balancer', () => {
   });
 
   it('configure: SELinux lets the confined haproxy_t bind 8883 and 8404 and reach the brokers, before haproxy.cfg is written', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'configure'), 'lb3', 'lb3-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'configure'), 'lb3', 'lb3-configure.facts');
     expect(planned.slice(0, 3).map((p) => [p.name, scripts(p.plan)])).toEqual([
       ['SELinux port 8883/tcp as http_port_t', ['semanage port -a -t http_port_t -p tcp 8883']],
       ['SELinux port 8404/tcp as http_port_t', ['semanage port -a -t http_port_t -p tcp 8404']],
@@ -530,7 +368,7 @@ describe('Rocky load balancer', () => {
   });
 
   it('configure: firewalld allows 8883 to everyone and 8404 from Prometheus only; no peers port with a single load balancer', async () => {
-    const planned = await planAll(await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'configure'), 'lb3', 'lb3-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'configure'), 'lb3', 'lb3-configure.facts');
     const fw = planned.find((p) => p.name === 'firewall (firewalld)')!;
     expect(scripts(fw.plan)).toEqual([
       [
@@ -550,7 +388,7 @@ describe('Rocky load balancer', () => {
     // The renderer's runtime defaults are Debian's (src/haproxy/config.ts): /run/haproxy/admin.sock, which Debian's
     // unit creates. Rocky 9's haproxy package ships no /run/haproxy (its own config uses /var/lib/haproxy/stats):
     // haproxy would fail to bind the socket and not start, unless a step provides the directory.
-    const planned = await planAll(await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'configure'), 'lb3', 'lb3-configure.facts');
+    const planned = await planAll(fx, await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'configure'), 'lb3', 'lb3-configure.facts');
     const cfg = writtenContent(scripts(planned.find((p) => p.name === 'haproxy.cfg')!.plan)[0]!);
     const socketDir = dirname(/^\s*stats socket (\S+)/m.exec(cfg)![1]!);
     const provided =
