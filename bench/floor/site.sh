@@ -60,20 +60,28 @@ ctl() { # one mosquitto_ctrl command as the admin; the admin password (and a new
   printf "printf '%%s\\\\n' %s | mosquitto_ctrl -h 127.0.0.1 -p 1883 -u provision-admin dynsec %s >/dev/null 2>&1 || true\n" "$2" "$1"
 }
 
+# FLOOR_TRACE=1: each host prints a timestamp at every step boundary to stderr (for finding where time goes).
+mark() { [ -z "${FLOOR_TRACE:-}" ] || printf 'echo "@@ $(date +%%s.%%N) %s" >&2\n' "$1"; }
+
 host_script() {
   local h=$1 a=$2
+  mark start
   cat <<'EOS'
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 APT='apt-get -q -o DPkg::Lock::Timeout=300'
-$APT update >/dev/null
+$APT update </dev/null >/dev/null
+EOS
+  mark lists-refreshed
+  cat <<'EOS'
 $APT install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends \
-  ca-certificates openssl iproute2 procps mosquitto mosquitto-clients nftables >/dev/null
+  ca-certificates openssl iproute2 procps mosquitto mosquitto-clients nftables </dev/null >/dev/null
 id exporter >/dev/null 2>&1 || useradd --system --shell /usr/sbin/nologin --home-dir /nonexistent --no-create-home exporter
 install -d -o root -g mosquitto -m 0750 /etc/mosquitto/certs
 install -d -o mosquitto -g mosquitto -m 0750 /var/lib/mosquitto
 install -d -o root -g root -m 0755 /etc/mosquitto-exporter
 EOS
+  mark packages-done
   put /etc/mosquitto/certs/ca.crt root mosquitto 0644 <"$P/ca.crt"
   put /etc/mosquitto/certs/server.crt root mosquitto 0644 <"$P/$h.crt"
   put /etc/mosquitto/certs/server.key mosquitto mosquitto 0600 <"$P/$h.key"
@@ -134,6 +142,7 @@ systemctl restart nftables
 systemctl restart mosquitto
 i=0; until ss -ltnH 'sport = :8883' | grep -q . && ss -ltnH 'sport = :1883' | grep -q .; do i=$((i+1)); [ $i -lt 150 ] || { echo "mosquitto did not listen" >&2; exit 1; }; sleep 0.1; done
 EOS
+  mark broker-restarted
   # provision's own roles and clients (an existing one makes mosquitto_ctrl print an error: fine on a re-run).
   ctl 'createRole provision-exporter' "'$ADMIN_PW'"
   ctl "addRoleACL provision-exporter subscribePattern '\$SYS/#' allow" "'$ADMIN_PW'"
@@ -147,7 +156,9 @@ EOS
   ctl 'createClient provision-exporter' "'$EXPORTER_PW' '$EXPORTER_PW' '$ADMIN_PW'"
   ctl 'addClientRole provision-exporter provision-exporter' "'$ADMIN_PW'"
   ctl 'createClient provision-health' "'$HEALTH_PW' '$HEALTH_PW' '$ADMIN_PW'"
+  mark dynsec-done
   put /usr/local/bin/mosquitto_exporter root root 0755 <"$BIN"
+  mark binary-written
   put /etc/mosquitto-exporter/env root root 0600 <<EOF
 BROKER_ENDPOINT=tcp://127.0.0.1:1883
 BIND_ADDRESS=$a:9234
@@ -183,6 +194,7 @@ CapabilityBoundingSet=
 [Install]
 WantedBy=multi-user.target
 EOF
+  mark exporter-files
   cat <<EOS
 systemctl daemon-reload
 systemctl enable --quiet mosquitto-exporter
@@ -190,6 +202,7 @@ systemctl restart mosquitto-exporter
 i=0; until ss -ltnH 'sport = :9234' | grep -q .; do i=\$((i+1)); [ \$i -lt 300 ] || { echo "exporter did not listen" >&2; exit 1; }; sleep 0.1; done
 echo "$h: done"
 EOS
+  mark end
 }
 
 # ---- one ssh session per host, all hosts in parallel ----------------------------------------------------

@@ -1,16 +1,18 @@
 /**
  * The admin's right to use the HA control API: `<prefix>/cedalo/ha/#` (publishClientSend,
- * publishClientReceive, subscribePattern) on the admin client's role.
+ * publishClientReceive, subscribePattern) on the admin client's role, on every broker.
  *
  * Why here and not in `mqtt_roles`: the admin client and its role are protected from the inventory's
  * dynamic-security reconciliation (mqtt_auth never edits or deletes them), so the inventory cannot grant
  * them anything; a separate role attached to the admin would be deleted by mqtt_auth as "not in the
- * inventory". Adding the entries to the admin role itself is stable: mqtt_auth leaves that role alone.
- * The dynamic-security plugin disconnects the admin session when its role changes (expected; the
- * result is verified on a new connection).
+ * inventory". Entries added to the admin role itself stay: mqtt_auth leaves that role alone.
+ *
+ * The dynamic-security plugin disconnects every session of a client whose role changes — ours (the
+ * result is then verified on a new session) and any other admin session (a simulator's, a Management
+ * Center's): those reconnect.
  */
 import type { Step } from '../../src/engine/types.js';
-import type { HostContext } from '../../src/engine/types.js';
+import type { Transport } from '../../src/transport/types.js';
 import { StepError } from '../../src/errors.js';
 import { ControlClient, ControlConnectionLostError } from '../../src/mqtt/control-client.js';
 import { redact, type Secret } from '../../src/secrets.js';
@@ -18,10 +20,15 @@ import { haControlAcls } from './vars.js';
 
 const DYNSEC = 'dynamic-security';
 
-interface Acl {
+export interface Acl {
   acltype: string;
   topic: string;
   allow: boolean;
+}
+
+export interface AdminLogin {
+  username: string;
+  password: Secret;
 }
 
 async function dynsec(client: ControlClient, command: Record<string, unknown>): Promise<any> {
@@ -52,7 +59,25 @@ export function aclCommands(rolename: string, have: Acl[], wanted: Acl[]): Recor
   return out;
 }
 
-/** Retries once or twice when the session was (still) being dropped by the plugin's kick. */
+export const describeAclCommand = (c: Record<string, unknown>) => `${c.command === 'addRoleACL' ? '+' : '-'} ${String(c.rolename)}: ${String(c.acltype)} ${String(c.topic)}`;
+
+/** A dynamic-security session to the broker's admin listener (its `$CONTROL` API), through the host's SSH connection. */
+export function dynsecSession(host: string, t: Transport, adminPort: number, login: AdminLogin): Promise<ControlClient> {
+  return ControlClient.connect({ stream: () => t.forward('127.0.0.1', adminPort), username: login.username, password: login.password, label: `${host} admin listener 127.0.0.1:${adminPort}` });
+}
+
+/** What the broker's admin role lacks (empty: nothing to do). */
+export async function missingAcls(host: string, t: Transport, o: { adminPort: number; controlPrefix: string; login: AdminLogin }): Promise<Record<string, unknown>[]> {
+  const client = await dynsecSession(host, t, o.adminPort, o.login);
+  try {
+    const role = await adminRole(client, o.login.username);
+    return aclCommands(role.rolename, role.acls, haControlAcls(o.controlPrefix));
+  } finally {
+    await client.close();
+  }
+}
+
+/** Retries when the session was (still) being dropped by the plugin's kick. */
 async function withReconnect<T>(fn: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {
@@ -64,56 +89,82 @@ async function withReconnect<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function controlAclStep(o: { adminPort: number; controlPrefix: string; login: { username: string; password: Secret } }): Step {
+/** Grants the HA control API to the admin role, then checks it on a new session. */
+export async function grantAcls(host: string, t: Transport, o: { adminPort: number; controlPrefix: string; login: AdminLogin }): Promise<void> {
   const wanted = haControlAcls(o.controlPrefix);
-  const connect = (ctx: HostContext) =>
-    ControlClient.connect({
-      stream: () => ctx.transport.forward('127.0.0.1', o.adminPort),
-      username: o.login.username,
-      password: o.login.password,
-      label: `${ctx.name} admin listener 127.0.0.1:${o.adminPort}`,
-    });
+  const client = await dynsecSession(host, t, o.adminPort, o.login);
+  try {
+    const role = await adminRole(client, o.login.username);
+    const commands = aclCommands(role.rolename, role.acls, wanted);
+    if (commands.length === 0) return;
+    try {
+      const responses = await client.request(DYNSEC, commands);
+      const failed = responses.filter((r) => r.error !== undefined);
+      if (failed.length) throw new StepError(`[${host}] dynamic-security: ${failed.map((r) => `${r.command}: ${r.error}`).join('; ')}`);
+    } catch (e) {
+      // The plugin disconnects every session of a changed role — this one included — before answering.
+      if (!(e instanceof ControlConnectionLostError)) throw e;
+    }
+    const after = await withReconnect(() => adminRole(client, o.login.username));
+    const left = aclCommands(after.rolename, after.acls, wanted);
+    if (left.length) throw new StepError(`[${host}] role ${after.rolename} still lacks ${left.map((c) => `${String(c.acltype)} ${String(c.topic)}`).join(', ')} after the change`);
+  } finally {
+    await client.close();
+  }
+}
+
+/* ------------------------------- per-host step and its barrier ------------------------------- */
+
+/** What each broker's ACL step left for the run-once membership step (keyed by host, per play). */
+export interface AclEntry {
+  /** Granted in this run: the plugin dropped the admin sessions, which reconnect. */
+  granted: boolean;
+  /** Check mode: what a real run would grant. */
+  wouldGrant?: string[];
+  /** Check mode: the broker's admin listener could not be reached. */
+  unreachable?: string;
+}
+
+export function aclBarrier(play: { name: string; shared: Map<string, unknown> }): Map<string, AclEntry> {
+  const key = `cedalo_ha:acl:${play.name}`;
+  let m = play.shared.get(key) as Map<string, AclEntry> | undefined;
+  if (!m) play.shared.set(key, (m = new Map()));
+  return m;
+}
+
+/**
+ * This broker's admin role may use the HA control API. A step of every broker's own step list, so a
+ * grant (which drops the admin's sessions on that broker) never cuts into another step's session; the
+ * run-once membership step waits for all of them.
+ */
+export function aclStep(o: { adminPort: number; controlPrefix: string; login: AdminLogin }): Step {
   return {
     name: `admin role may use the Cedalo HA control API (${o.controlPrefix}/cedalo/ha/#)`,
     plan: async (ctx) => {
-      let client: ControlClient;
+      const barrier = aclBarrier(ctx.play);
+      let cmds: Record<string, unknown>[];
       try {
-        client = await connect(ctx);
+        cmds = await missingAcls(ctx.name, ctx.transport, o);
       } catch (e) {
         if (!ctx.check) throw e;
-        return { changes: [{ summary: `grant the admin role ${wanted.map((w) => w.acltype).join(', ')} on ${wanted[0]!.topic} (broker not reachable yet: ${redact((e as Error).message)})` }] };
+        const why = redact((e as Error).message);
+        barrier.set(ctx.name, { granted: false, unreachable: why });
+        return { changes: [{ summary: `grant the admin role ${haControlAcls(o.controlPrefix).map((a) => a.acltype).join(', ')} on ${o.controlPrefix}/cedalo/ha/# (broker not reachable yet: ${why})` }] };
       }
-      let role: { rolename: string; acls: Acl[] };
-      try {
-        role = await adminRole(client, o.login.username);
-      } finally {
-        await client.close();
+      if (cmds.length === 0) {
+        barrier.set(ctx.name, { granted: false });
+        return { changes: [] };
       }
-      const commands = aclCommands(role.rolename, role.acls, wanted);
-      if (commands.length === 0) return { changes: [] };
+      if (ctx.check) barrier.set(ctx.name, { granted: false, wouldGrant: cmds.map(describeAclCommand) });
       return {
         changes: [
           {
-            summary: `role ${role.rolename}: ${commands.map((c) => `${String(c.command)} ${String(c.acltype)} ${String(c.topic)}`).join(', ')}`,
-            diff: commands.map((c) => `${c.command === 'addRoleACL' ? '+' : '-'} ${role.rolename}: ${String(c.acltype)} ${String(c.topic)}`).join('\n'),
+            summary: `role ${String(cmds[0]!.rolename)}: ${cmds.map((c) => `${String(c.command)} ${String(c.acltype)} ${String(c.topic)}`).join(', ')}`,
+            diff: cmds.map(describeAclCommand).join('\n'),
             apply: async (hc) => {
-              const again = await connect(hc);
-              try {
-                try {
-                  const responses = await again.request(DYNSEC, commands);
-                  const failed = responses.filter((r) => r.error !== undefined);
-                  if (failed.length) throw new StepError(`dynamic-security: ${failed.map((r) => `${r.command}: ${r.error}`).join('; ')}`);
-                } catch (e) {
-                  // The plugin disconnects every client of a changed role — this session included.
-                  if (!(e instanceof ControlConnectionLostError)) throw e;
-                }
-                const after = await withReconnect(() => adminRole(again, o.login.username));
-                const left = aclCommands(after.rolename, after.acls, wanted);
-                if (left.length) throw new StepError(`role ${after.rolename} still lacks ${left.map((c) => `${String(c.acltype)} ${String(c.topic)}`).join(', ')} after the change`);
-                return 'verified on a new session';
-              } finally {
-                await again.close();
-              }
+              await grantAcls(hc.name, hc.transport, o);
+              barrier.set(hc.name, { granted: true });
+              return 'verified on a new session';
             },
           },
         ],

@@ -17,11 +17,13 @@ import {
 } from '../../src/cedalo/index.js';
 import type { Change, HostContext, Step } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
+import { waitUntil } from '../../src/health/broker-health.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
 import { redact, type Secret } from '../../src/secrets.js';
 import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { cedaloVars, syncModeFor } from './vars.js';
+import { aclBarrier, type AclEntry } from './acl.js';
 
 /** What the cluster step needs to know of one broker of the inventory. */
 export interface HaNode {
@@ -164,55 +166,156 @@ interface ClusterStepVars {
   cluster_backend: 'open-source' | 'cedalo';
   cluster_name: string;
   cluster_mode: 'active-active' | 'active-passive';
+  mqtt_auth_backend: 'dynsec' | 'password_file';
 }
 
-/** The run-once membership step. */
+export const MEMBERSHIP_STEP = 'Cedalo HA cluster membership';
+
+/** After an ACL grant the plugin dropped every admin session (a simulator's too): wait until each present node answers again. */
+async function waitForApi(clients: Map<string, HaClient>, nodes: HaNode[], timeoutMs = 30_000): Promise<void> {
+  await Promise.all(
+    nodes
+      .filter((n) => n.state === 'present' && clients.has(n.host))
+      .map((n) => waitUntil(async () => void (await clients.get(n.host)!.send('getCluster', {}, 3000)), timeoutMs, 500)),
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until every present broker of the play has passed its ACL step (or failed). */
+async function aclsSettled(ctx: HostContext, nodes: HaNode[], timeoutMs = 10 * 60_000): Promise<Map<string, AclEntry>> {
+  const barrier = aclBarrier(ctx.play);
+  const expected = nodes.filter((n) => n.state === 'present' && ctx.play.hosts.includes(n.host) && ctx.play.transport(n.host)).map((n) => n.host);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const failed = expected.filter((h) => !barrier.has(h) && ctx.play.isFailed(h));
+    if (failed.length) throw new StepError(`cannot change the Cedalo HA membership: ${failed.join(', ')} failed earlier in this run`);
+    const waiting = expected.filter((h) => !barrier.has(h));
+    if (waiting.length === 0) return barrier;
+    if (Date.now() > deadline) throw new StepError(`timed out waiting for the HA API grant on ${waiting.join(', ')}`);
+    await sleep(200);
+  }
+}
+
+/** The outcome of the membership step, for the `state: absent` brokers waiting to be decommissioned. */
+interface Outcome {
+  state: 'pending' | 'ok' | 'failed';
+  host?: string;
+  message?: string;
+}
+function outcomeOf(play: { name: string; shared: Map<string, unknown> }): Outcome {
+  const key = `cedalo_ha:membership:${play.name}`;
+  let o = play.shared.get(key) as Outcome | undefined;
+  if (!o) play.shared.set(key, (o = { state: 'pending' }));
+  return o;
+}
+
+/**
+ * The run-once membership step: waits for every broker's ACL step, reads the cluster through all admin
+ * listeners, plans with planMembership and applies with reconcileCluster.
+ */
 export function membershipStep(ctx: HostContext & { vars: ClusterStepVars }, o: { waitTimeoutMs?: number } = {}): Step {
   return {
-    name: 'Cedalo HA cluster membership',
+    name: MEMBERSHIP_STEP,
     runOnce: true,
     plan: async (c) => {
       if (ctx.vars.cluster_backend !== 'cedalo') return { skip: 'cluster_backend is not cedalo' };
-      const nodes = haNodes(c);
-      const opts = { clustername: ctx.vars.cluster_name, syncmode: syncModeFor(ctx.vars.cluster_mode) };
-      const opened = await openHaClients(c, nodes);
-      let steps: MembershipStep[];
-      let view: ClusterView | undefined;
-      let desired: DesiredClusterNode[];
-      let note = '';
+      const outcome = outcomeOf(c.play);
+      Object.assign(outcome, { state: 'pending', host: c.name, message: undefined });
+      const fail = (e: unknown) => {
+        Object.assign(outcome, { state: 'failed', message: redact((e as Error).message) });
+        return e;
+      };
       try {
-        if (c.check && nodes.some((n) => n.state === 'present' && opened.failures.has(n.host))) {
-          // Check mode on brokers not provisioned yet: what a first run would do.
-          desired = desiredNodes(nodes);
-          view = undefined;
-          note = ` (admin listeners not reachable yet — ${[...opened.failures.keys()].join(', ')}: planned as a new cluster)`;
-        } else {
-          requireReachable(nodes, opened.failures);
-          ({ view, desired } = await currentState(opened.clients, nodes, (l) => c.progress(l)));
-        }
-        steps = planMembership(view, desired, opts);
-      } finally {
-        await opened.close();
-      }
-      const notes: string[] = [];
-      if (view?.syncmode && view.syncmode !== opts.syncmode)
-        notes.push(`the cluster runs syncmode "${view.syncmode}" but cluster_mode ${ctx.vars.cluster_mode} wants "${opts.syncmode}" (the sync mode is fixed at creation: recreate the cluster to change it)`);
-      if (view?.clustername !== undefined && view.clustername !== ctx.vars.cluster_name)
-        notes.push(`the cluster is named "${view.clustername}", cluster_name says "${ctx.vars.cluster_name}" (kept)`);
-      if (steps.length === 0) return { changes: [], message: [describeView(view, desired), ...notes].join('; ') };
+        if (ctx.vars.mqtt_auth_backend !== 'dynsec') throw new StepError('cluster_backend: cedalo needs mqtt_auth_backend: dynsec (the admin must be granted the HA control API topics)');
+        const nodes = haNodes(c);
+        const opts = { clustername: ctx.vars.cluster_name, syncmode: syncModeFor(ctx.vars.cluster_mode) };
+        const acls = await aclsSettled(c, nodes);
+        const granted = [...acls.values()].some((a) => a.granted);
+        const pending = nodes.filter((n) => acls.get(n.host)?.wouldGrant || acls.get(n.host)?.unreachable);
 
-      const change = planChange(steps, view, desired, async (hc) => {
-        const again = await openHaClients(hc, nodes);
-        try {
-          requireReachable(nodes, again.failures);
-          const r = await reconcileCluster(again.clients, desired, { ...opts, check: false, onProgress: (l) => hc.progress(l), ...(o.waitTimeoutMs ? { waitTimeoutMs: o.waitTimeoutMs } : {}) });
-          return [r.changed ? describeView(r.view, desired) : `nothing to do any more: ${describeView(r.view, desired)}`, ...notes].join('; ');
-        } finally {
-          await again.close();
+        let steps: MembershipStep[] | undefined;
+        let view: ClusterView | undefined;
+        let desired: DesiredClusterNode[];
+        let note = '';
+        if (c.check && pending.length) {
+          // Check mode before the grant (or before the brokers run): the HA API cannot be asked yet.
+          desired = desiredNodes(nodes);
+          note = ` (the HA API is not usable yet on ${pending.map((n) => n.host).join(', ')}: planned as a new cluster)`;
+          try {
+            steps = planMembership(undefined, desired, opts);
+          } catch {
+            steps = undefined;
+          }
+        } else {
+          const opened = await openHaClients(c, nodes);
+          try {
+            requireReachable(nodes, opened.failures);
+            if (granted) await waitForApi(opened.clients, nodes);
+            ({ view, desired } = await currentState(opened.clients, nodes, (l) => c.progress(l)));
+          } finally {
+            await opened.close();
+          }
+          steps = planMembership(view, desired, opts);
         }
-      });
-      change.summary += note;
-      return { changes: [change], ...(notes.length ? { message: notes.join('; ') } : {}) };
+
+        const notes: string[] = [];
+        if (view?.syncmode && view.syncmode !== opts.syncmode)
+          notes.push(`the cluster runs syncmode "${view.syncmode}" but cluster_mode ${ctx.vars.cluster_mode} wants "${opts.syncmode}" (the sync mode is fixed at creation: recreate the cluster to change it)`);
+        if (view?.clustername !== undefined && view.clustername !== ctx.vars.cluster_name)
+          notes.push(`the cluster is named "${view.clustername}", cluster_name says "${ctx.vars.cluster_name}" (kept)`);
+        if (steps?.length === 0) {
+          outcome.state = 'ok';
+          return { changes: [], message: [describeView(view, desired), ...notes].join('; ') };
+        }
+
+        const apply = async (hc: HostContext) => {
+          try {
+            const again = await openHaClients(hc, nodes);
+            try {
+              requireReachable(nodes, again.failures);
+              const r = await reconcileCluster(again.clients, desired, { ...opts, check: false, onProgress: (l) => hc.progress(l), ...(o.waitTimeoutMs ? { waitTimeoutMs: o.waitTimeoutMs } : {}) });
+              outcome.state = 'ok';
+              const done = r.changed ? r.steps.filter((s) => !isWait(s)).map((s) => `${s.action}@${s.host}`).join(', ') : 'no membership change left';
+              return [`${done} → ${describeView(r.view, desired)}`, ...notes].join('; ');
+            } finally {
+              await again.close();
+            }
+          } catch (e) {
+            throw fail(e);
+          }
+        };
+        const change = steps ? planChange(steps, view, desired, apply) : { summary: 'Cedalo HA: reconcile the membership once the HA API is usable', apply };
+        change.summary += note;
+        if (c.check) outcome.state = 'ok';
+        return { changes: [change], ...(notes.length ? { message: notes.join('; ') } : {}) };
+      } catch (e) {
+        throw fail(e);
+      }
+    },
+  };
+}
+
+/**
+ * On a `state: absent` broker (its cluster phase runs before it is decommissioned): waits for the
+ * membership step and fails when it failed — a refused or failed removal keeps the broker in service.
+ */
+export function absentGuardStep(timeoutMs = 15 * 60_000): Step {
+  return {
+    name: 'out of the Cedalo HA cluster before it is decommissioned',
+    plan: async (c) => {
+      const outcome = outcomeOf(c.play);
+      const brokers = c.play.inventory.groups.get('brokers')?.hosts ?? [];
+      const present = c.play.hosts.filter((h) => brokers.includes(h) && c.play.inventory.hosts.get(h)?.vars.state !== 'absent');
+      const deadline = Date.now() + timeoutMs;
+      while (outcome.state === 'pending') {
+        if (present.every((h) => c.play.isFailed(h)) && outcome.host === undefined)
+          throw new StepError('kept in service: no present broker could run the Cedalo HA membership step');
+        if (Date.now() > deadline) throw new StepError('kept in service: timed out waiting for the Cedalo HA membership step');
+        await sleep(200);
+      }
+      if (outcome.state === 'failed') throw new StepError(`kept in service: the Cedalo HA membership step failed on ${outcome.host ?? '?'}: ${outcome.message ?? ''}`);
+      return { changes: [] };
     },
   };
 }

@@ -3,10 +3,13 @@
  * line with the inventory. Does nothing unless `cluster_backend: cedalo`.
  *
  *   configure  licence upload, systemd drop-in (CEDALO_LICENSE_FILE, CEDALO_HA_DATA_DIR), HA data dir
- *              → handler "restart mosquitto (cedalo)": restart, then wait for an admin-listener login
- *   runtime    the admin role may use the HA control API (`<prefix>/cedalo/ha/#`)
- *   cluster    ONE run-once step: membership from the inventory's `brokers` (createCluster/joinCluster;
- *              addNode/joinCluster; removeNode/leaveCluster for `state: absent`; never below 3 nodes)
+ *              → notifies mosquitto_config's "restart mosquitto" (so the role belongs in the brokers play,
+ *              with mosquitto_config; its cluster phase then also runs before any broker is decommissioned)
+ *   cluster    per broker: the admin role may use the HA control API (`<prefix>/cedalo/ha/#`); then ONE
+ *              run-once step (waiting for all of those): the membership from the inventory's `brokers`
+ *              (createCluster/joinCluster; addNode/joinCluster; removeNode/leaveCluster for `state: absent`;
+ *              never below 3 nodes). `state: absent` brokers wait for it and fail when it failed, so a
+ *              refused removal never lets a later play decommission them.
  *
  * mosquitto.conf itself (global_plugin, enable_control_api, admin listener) comes from mosquitto_config,
  * which reads the same `cluster_backend`/`cedalo_*` variables.
@@ -17,22 +20,21 @@
  * `$CONTROL`, which stock Mosquitto keeps from plain clients.
  */
 import { z } from 'zod';
-import { defineRole, type HostContext, type RoleContext, type Step } from '../../src/engine/types.js';
+import { defineRole, type RoleContext, type Step } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
-import { waitUntil } from '../../src/health/broker-health.js';
-import { ControlClient } from '../../src/mqtt/control-client.js';
 import { copy, directory, file } from '../../src/operations/file.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { resolveLocal } from '../exporter/binary.js';
-import { controlAclStep } from './acl.js';
-import { membershipStep } from './cluster.js';
+import { systemCredentials } from '../mosquitto_config/credentials.js';
+import { aclStep } from './acl.js';
+import { absentGuardStep, membershipStep } from './cluster.js';
 import { CEDALO_PATHS, cedaloVars } from './vars.js';
 
 const vars = z.object({ ...brokerVars, ...cedaloVars });
 type Vars = z.output<typeof vars>;
 
-export const RESTART_HANDLER = 'restart mosquitto (cedalo)';
+/** mosquitto_config's handler (rolling restart with health check and rollback): this role sits in the brokers play with it. */
+export const RESTART_HANDLER = 'restart mosquitto';
 
 /** The systemd drop-in giving the plugin its licence and data directory. */
 export function renderDropIn(o: { license: boolean }): string {
@@ -81,49 +83,19 @@ export function configureSteps(ctx: RoleContext<Vars>): Step[] {
   return steps;
 }
 
-/** Restart, then wait until the admin listener (open on leader and followers alike) accepts the admin. */
-function restartStep(ctx: RoleContext<Vars>): Step {
-  const admin = systemCredentials(ctx, ctx.vars).admin;
-  return {
-    name: 'restart mosquitto and wait for its admin listener',
-    plan: () => ({
-      changes: [
-        {
-          summary: 'restart mosquitto',
-          apply: async (hc: HostContext) => {
-            const r = await hc.transport.script('systemctl daemon-reload && systemctl restart mosquitto', { timeoutMs: 60_000 });
-            if (r.code !== 0) throw new StepError(`systemctl restart mosquitto failed (${r.code}): ${r.stderr.trim()}`);
-            try {
-              await waitUntil(async () => {
-                const c = await ControlClient.connect({ stream: () => hc.transport.forward('127.0.0.1', ctx.vars.cedalo_admin_port), username: admin.username, password: admin.password, timeoutMs: 3000 });
-                await c.close();
-              }, 30_000, 500);
-            } catch (e) {
-              const log = (await hc.transport.script('journalctl -u mosquitto -n 12 --no-pager -o cat 2>/dev/null | grep -v "^$" | tail -n 8')).stdout.trim();
-              throw new StepError(`mosquitto did not accept the admin on 127.0.0.1:${ctx.vars.cedalo_admin_port} after the restart (${(e as Error).message}). Broker log:\n${log}`);
-            }
-          },
-        },
-      ],
-    }),
-  };
-}
-
 export default defineRole({
   name: 'cedalo_ha',
   description: 'Cedalo HA (cluster_backend: cedalo): licence, plugin environment, and the cluster membership reconciled with the inventory through the HA control API.',
   vars,
   phases: {
     configure: (ctx) => configureSteps(ctx),
-    runtime: (ctx) => {
-      if (ctx.vars.cluster_backend !== 'cedalo') return [];
-      if (ctx.vars.mqtt_auth_backend !== 'dynsec')
-        return [failing('admin role may use the Cedalo HA control API', 'cluster_backend: cedalo needs mqtt_auth_backend: dynsec (the admin must be granted the HA control API topics)')];
-      return [controlAclStep({ adminPort: ctx.vars.cedalo_admin_port, controlPrefix: ctx.vars.cedalo_control_prefix, login: systemCredentials(ctx, ctx.vars).admin })];
-    },
-    cluster: (ctx) => (ctx.vars.cluster_backend === 'cedalo' ? [membershipStep(ctx)] : []),
+    cluster: (ctx) =>
+      ctx.vars.cluster_backend === 'cedalo'
+        ? [aclStep({ adminPort: ctx.vars.cedalo_admin_port, controlPrefix: ctx.vars.cedalo_control_prefix, login: systemCredentials(ctx, ctx.vars).admin }), membershipStep(ctx)]
+        : [],
   },
-  handlers: {
-    [RESTART_HANDLER]: { rolling: true, steps: (ctx) => [restartStep(ctx)] },
+  /** `state: absent` brokers: decommissioned by a later play only once the membership step removed them. */
+  absent: {
+    cluster: (ctx) => (ctx.vars.cluster_backend === 'cedalo' ? [absentGuardStep()] : []),
   },
 });

@@ -11,6 +11,8 @@ const vars = z.object({
   ...brokerVars,
   firewall_backend: z.enum(['auto', 'nftables', 'ufw', 'firewalld']).default('auto'),
   cluster_vip: z.string().min(1).optional(),
+  cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
+  cedalo_ha_port: zPort.default(7000),
   prometheus_cidr: z.array(zCidr).default([]),
   firewall_extra_ports: z.array(z.object({ port: zPort, proto: z.enum(['tcp', 'udp']).default('tcp'), sources: z.array(zCidr).default([]) }).strict()).default([]),
 });
@@ -30,6 +32,16 @@ export function loadBalancerAddresses(ctx: HostContext): string[] {
     const a = f?.primaryAddress ?? ctx.play.inventory.hosts.get(h)?.vars.ansible_host;
     return typeof a === 'string' ? [`${a}/32`] : [];
   });
+}
+
+/** The other brokers' addresses (absent ones included until they leave the inventory). */
+function otherBrokers(ctx: HostContext): string[] {
+  return (ctx.play.inventory.groups.get('brokers')?.hosts ?? [])
+    .filter((h) => h !== ctx.name)
+    .flatMap((h) => {
+      const a = ctx.play.facts(h)?.primaryAddress ?? ctx.play.inventory.hosts.get(h)?.vars.ansible_host;
+      return typeof a === 'string' ? [`${a}/32`] : [];
+    });
 }
 
 export default defineRole({
@@ -53,6 +65,10 @@ export default defineRole({
               ...(lbSources.length > 1 ? [{ port: v.haproxy_peers_port, proto: 'tcp' as const, sources: lbSources, comment: 'HAProxy peers' }] : []),
               ...(v.cluster_vip && lbSources.length > 1 ? [{ port: 0, proto: 'vrrp' as const, sources: lbSources, comment: 'VRRP between load balancers' }] : []),
             ]
+          : []),
+        // Cedalo's cluster traffic is unencrypted: only from the other brokers, never from anywhere.
+        ...(broker && v.cluster_backend === 'cedalo' && otherBrokers(ctx).length
+          ? [{ port: v.cedalo_ha_port, proto: 'tcp' as const, sources: otherBrokers(ctx), comment: 'Cedalo HA cluster (other brokers only)' }]
           : []),
         ...v.firewall_extra_ports.map((p) => ({ ...p, comment: 'firewall_extra_ports' })),
       ];

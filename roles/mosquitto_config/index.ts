@@ -94,6 +94,7 @@ export default defineRole({
           tlsPort: ctx.vars.mqtt_tls_port,
           ca: async () => (await certificateFor(ctx, ctx.vars)).caCert,
           login: systemCredentials(ctx, ctx.vars).admin,
+          ...(ctx.vars.cluster_backend === 'cedalo' ? { plainPort: ctx.vars.cedalo_admin_port } : {}),
         }),
       ],
     },

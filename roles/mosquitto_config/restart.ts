@@ -1,6 +1,6 @@
 import { StepError } from '../../src/errors.js';
 import type { HostContext, Step } from '../../src/engine/types.js';
-import { tlsLoginCheck, waitUntil, type BrokerLogin } from '../../src/health/broker-health.js';
+import { plainLoginCheck, tlsLoginCheck, waitUntil, type BrokerLogin } from '../../src/health/broker-health.js';
 import { BROKER_PATHS } from './vars.js';
 import { HAPROXY_BACKEND_NAME } from '../../src/haproxy/config.js';
 import { backendServerStatus } from '../../src/haproxy/stats.js';
@@ -66,7 +66,7 @@ async function waitForLoadBalancers(ctx: HostContext, timeoutMs = 30_000): Promi
   }
 }
 
-export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<string>; login: BrokerLogin; healthTimeoutMs?: number }): Step {
+export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<string>; login: BrokerLogin; healthTimeoutMs?: number; plainPort?: number }): Step {
   return {
     name: 'restart mosquitto and check it serves TLS logins',
     plan: () => ({
@@ -75,7 +75,9 @@ export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<stri
           summary: 'restart mosquitto',
           apply: async (ctx) => {
             const ca = await o.ca();
-            const check = () => tlsLoginCheck(ctx.transport, { port: o.tlsPort, ca, servername: ctx.name, login: o.login });
+            // With Cedalo's plugin the client listener is closed on followers: log in on the admin listener then.
+            const check = () =>
+              o.plainPort ? plainLoginCheck(ctx.transport, { port: o.plainPort, login: o.login }) : tlsLoginCheck(ctx.transport, { port: o.tlsPort, ca, servername: ctx.name, login: o.login });
             const since = (await ctx.transport.script('date +%s')).stdout.trim();
             await restartService(ctx);
             try {

@@ -25,6 +25,18 @@ export async function tlsLoginCheck(t: Transport, o: { port: number; ca: string;
   await client.close();
 }
 
+/** A plain MQTT login on a listener of the host's loopback (Cedalo's admin listener), through the SSH connection. */
+export async function plainLoginCheck(t: Transport, o: { port: number; login: BrokerLogin; timeoutMs?: number }): Promise<void> {
+  const client = await ControlClient.connect({
+    stream: () => t.forward('127.0.0.1', o.port),
+    username: o.login.username,
+    password: o.login.password,
+    clientId: `provision-health-${t.host}-${process.pid}`,
+    timeoutMs: o.timeoutMs ?? 5000,
+  });
+  await client.close();
+}
+
 /** Retry `check` until it passes or `timeoutMs` runs out; the last error is thrown. */
 export async function waitUntil(check: () => Promise<void>, timeoutMs: number, intervalMs = 300): Promise<void> {
   const deadline = Date.now() + timeoutMs;

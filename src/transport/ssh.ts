@@ -229,7 +229,13 @@ export class SshTransport implements Transport {
     const client = await this.#live();
     this.#roundTrips++;
     return new Promise((resolve, reject) =>
-      client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => (err ? reject(new CommandError(`forward to ${host}:${port}`, null, err.message, '', this.host)) : resolve(ch))),
+      client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
+        if (err) return reject(new CommandError(`forward to ${host}:${port}`, null, err.message, '', this.host));
+        // A direct-tcpip channel is half-open by default: when the remote side closes (a broker kicking a
+        // client), end ours too so the channel closes and the client sees it at once instead of timing out.
+        ch.once('end', () => ch.end());
+        resolve(ch);
+      }),
     );
   }
 

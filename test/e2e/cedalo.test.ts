@@ -10,7 +10,8 @@
  * connections, exactly as it would reach the real plugin.
  *
  * The simulator needs a broker with the admin account to log in to, so each broker is first provisioned
- * up to the runtime phase, then the simulator attaches, then the full site playbook runs.
+ * up to the runtime phase, then the simulator attaches, then the full site playbook runs (the admin's
+ * HA API grant, in the cluster phase, drops the simulator's sessions once: it reconnects).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -21,7 +22,7 @@ import type { RunReport } from '../../src/engine/records.js';
 import { connectionSpecFor } from '../../src/inventory/connection.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
-import { sandboxDown, sandboxUp, type Sandbox } from '../../src/sandbox/index.js';
+import { hostShell, sandboxDown, sandboxUp, type Sandbox } from '../../src/sandbox/index.js';
 import { Secret } from '../../src/secrets.js';
 import { SshTransport } from '../../src/transport/ssh.js';
 import { startHaSimulator, type HaSimulator } from '../fixtures/cedalo-ha-simulator/simulator.js';
@@ -38,6 +39,7 @@ let sb: Sandbox;
 let dir: string;
 let exporter: { url: string; ref: string };
 let sim: HaSimulator | undefined;
+const sh = async (host: string, cmd: string) => (await hostShell(NAME, host, cmd)).stdout.trim();
 
 /* ------------------------- SSH forwards for the SIMULATOR (test side only) ------------------------- */
 
@@ -161,14 +163,14 @@ describe('Cedalo HA backend (SIMULATOR mode) on sandbox hosts', () => {
     const inv = writeInventory(['mq1', 'mq2', 'mq3']);
     const brokersUp = await run(inv, ['--phase', 'build,configure,runtime'], 'up.json');
     expect(brokersUp.code, out(brokersUp)).toBe(0);
-    // The admin may use the HA topics on every broker (granted in the runtime phase; already there on a kept sandbox).
-    const acl = brokersUp.report!.steps.filter((s) => s.role === 'cedalo_ha' && s.step.startsWith('admin role may use'));
-    expect(acl.map((s) => s.host).sort()).toEqual(['mq1', 'mq2', 'mq3']);
-    for (const s of acl) expect(['changed', 'ok']).toContain(s.status);
 
     await startSimulator(['mq1', 'mq2', 'mq3']);
     const first = await run(inv, [], 'first.json');
     expect(first.code, out(first)).toBe(0);
+    // The admin may use the HA topics on every broker (granted in the cluster phase; already there on a kept sandbox).
+    const acl = first.report!.steps.filter((s) => s.role === 'cedalo_ha' && s.step.startsWith('admin role may use'));
+    expect(acl.map((s) => s.host).sort()).toEqual(['mq1', 'mq2', 'mq3']);
+    for (const s of acl) expect(['changed', 'ok']).toContain(s.status);
     const formed = ranMembership(first.report!);
     expect(formed.status).toBe('changed');
     expect(formed.changes!.join('\n')).toMatch(/create cluster "e2e-cedalo" on mq1 with mq1=\d+, mq2=\d+, mq3=\d+; join mq2 .*; join mq3 /);
@@ -214,6 +216,10 @@ describe('Cedalo HA backend (SIMULATOR mode) on sandbox hosts', () => {
     expect(shrunk.status).toBe('changed');
     expect(shrunk.changes!.join('\n')).toMatch(/remove mq4 \(node \d+ .*\) from the cluster \(on leader mq1\); mq4 leaves the cluster/);
     expect(simLog).toContain('[mq1] removeNode ok');
+    // The cluster step runs before the decommissioning play: mq4 could still be told to leave.
+    expect(simLog).toContain('[mq4] leaveCluster ok');
+    expect(r.report!.steps.find((s) => s.host === 'mq4' && s.role === 'cedalo_ha')).toMatchObject({ step: 'out of the Cedalo HA cluster before it is decommissioned', status: 'ok' });
+    expect(await sh('mq4', 'systemctl is-active mosquitto || true')).toBe('inactive');
     const info = await getCluster('mq1');
     expect(info!.ha.nodes).toHaveLength(3);
     expect(info!.ha.nodes.map((n) => n.address)).not.toContain(sb.hosts[3]!.address);
@@ -231,5 +237,9 @@ describe('Cedalo HA backend (SIMULATOR mode) on sandbox hosts', () => {
     const after = sim!.state().cluster!;
     expect(after.members).toEqual(before.members);
     expect(simLog.filter((l) => / removeNode/.test(l))).toEqual(['[mq1] removeNode ok']);
+    // mq3 is kept in service: its decommissioning waits for the membership step and fails with it.
+    expect(r.report!.steps.find((s) => s.host === 'mq3' && s.role === 'cedalo_ha')).toMatchObject({ status: 'failed', message: expect.stringMatching(/^kept in service: the Cedalo HA membership step failed on mq\d: refusing to remove mq3/) });
+    expect(r.report!.steps.filter((s) => s.host === 'mq3' && s.role === 'decommission')).toEqual([]);
+    expect(await sh('mq3', 'systemctl is-active mosquitto || true')).toBe('active');
   });
 });

@@ -20,8 +20,8 @@ import type { InventoryHost } from '../../src/inventory/types.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
 import { Secret } from '../../src/secrets.js';
 import type { Transport } from '../../src/transport/types.js';
-import { controlAclStep } from '../../roles/cedalo_ha/acl.js';
-import { membershipStep } from '../../roles/cedalo_ha/cluster.js';
+import { aclBarrier, aclStep } from '../../roles/cedalo_ha/acl.js';
+import { absentGuardStep, membershipStep } from '../../roles/cedalo_ha/cluster.js';
 import cedaloRole, { configureSteps, renderDropIn } from '../../roles/cedalo_ha/index.js';
 import { cedaloVars } from '../../roles/cedalo_ha/vars.js';
 import { renderMosquittoConf, type MosquittoConfInput } from '../../roles/mosquitto_config/template.js';
@@ -142,6 +142,8 @@ interface Fake {
   /** host → local port standing for its 127.0.0.1:<admin port>. */
   ports: Record<string, number>;
   baseDir: string;
+  /** PlayContext.shared of this "run". */
+  shared: Map<string, unknown>;
 }
 
 /** A play of fake hosts whose forwards to 127.0.0.1:<any port> reach a local broker. */
@@ -183,7 +185,7 @@ function context(f: Fake, host: string, check: boolean): HostContext & { vars: a
     facts: (h) => facts(h, `10.88.0.${f.hosts.indexOf(h) + 1}`),
     transport: (h) => transports.get(h),
     isFailed: () => false,
-    shared: new Map(),
+    shared: f.shared,
     options: { check, diff: true, forks: 5, tags: [], skipTags: [], verbose: false },
     projectDir: process.cwd(),
   };
@@ -220,14 +222,14 @@ const PREFIX = 'provision-sim/CONTROL';
 
 describe('cedalo_ha configure steps', () => {
   it('does nothing unless cluster_backend is cedalo', () => {
-    const f: Fake = { hosts: ['mq1'], vars: { mq1: {} }, ports: {}, baseDir: tmpdir() };
+    const f: Fake = { hosts: ['mq1'], vars: { mq1: {} }, ports: {}, baseDir: tmpdir(), shared: new Map() };
     const ctx = context(f, 'mq1', true);
     expect(configureSteps({ ...ctx, vars: { ...ctx.vars, cluster_backend: 'open-source' } } as never)).toEqual([]);
     expect(cedaloRole.phases.cluster!({ ...ctx, vars: { ...ctx.vars, cluster_backend: 'open-source' } } as never)).toEqual([]);
   });
 
   it('real mode: licence, data dir, drop-in; a missing licence fails clearly', async () => {
-    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo' } }, ports: {}, baseDir: tmpdir() };
+    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo' } }, ports: {}, baseDir: tmpdir(), shared: new Map() };
     const ctx = context(f, 'mq1', true);
     const withLicence = configureSteps({ ...ctx, vars: { ...ctx.vars, cedalo_license_file: 'licence.lic' } } as never);
     expect(withLicence.map((s) => s.name)).toEqual([
@@ -236,7 +238,7 @@ describe('cedalo_ha configure steps', () => {
       'directory /etc/systemd/system/mosquitto.service.d',
       'Cedalo HA environment (systemd drop-in)',
     ]);
-    expect(withLicence.find((s) => s.name.includes('drop-in'))!.notify).toEqual(['restart mosquitto (cedalo)']);
+    expect(withLicence.find((s) => s.name.includes('drop-in'))!.notify).toEqual(['restart mosquitto']);
     const noLicence = configureSteps(ctx as never);
     expect(() => noLicence[0]!.plan(ctx, NO_FACTS)).toThrow(/cedalo_license_file is not set/);
     expect(renderDropIn({ license: true })).toBe(
@@ -245,7 +247,7 @@ describe('cedalo_ha configure steps', () => {
   });
 
   it('simulator mode: no licence needed', () => {
-    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo', cedalo_ha_plugin_path: null } }, ports: {}, baseDir: tmpdir() };
+    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo', cedalo_ha_plugin_path: null } }, ports: {}, baseDir: tmpdir(), shared: new Map() };
     const ctx = context(f, 'mq1', true);
     expect(configureSteps(ctx as never).map((s) => s.name)).toEqual(['Cedalo HA data directory', 'directory /etc/systemd/system/mosquitto.service.d', 'Cedalo HA environment (systemd drop-in)']);
   });
@@ -261,7 +263,17 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
     vars: Object.fromEntries(only.map((h) => [h, { cluster_backend: 'cedalo', cedalo_ha_plugin_path: null, cedalo_control_prefix: PREFIX, cluster_name: 'unit', mqtt_admin_user: 'admin', mqtt_admin_password: ADMIN_PW, ...vars[h] }])),
     ports: Object.fromEntries(hosts.map((h, i) => [h, brokers[i]!.port])),
     baseDir: dir,
+    shared: new Map(),
   });
+  const acl = () => aclStep({ adminPort: 1885, controlPrefix: PREFIX, login: { username: 'admin', password: new Secret(ADMIN_PW) } });
+  /** The per-broker ACL steps of the cluster phase, as the engine would run them before the run-once step. */
+  const settle = async (f: Fake, check: boolean) => {
+    for (const h of f.hosts.filter((x) => f.vars[x]!.state !== 'absent')) {
+      const ctx = context(f, h, check);
+      const p = await planOf(acl(), ctx);
+      if (!check) await apply(ctx, p);
+    }
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'provision-cedalo-role-'));
@@ -277,26 +289,37 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
 
   it('grants the admin role the HA control API topics (check mode first), then nothing more', async () => {
     const f = fake({});
-    const step = controlAclStep({ adminPort: 1885, controlPrefix: PREFIX, login: { username: 'admin', password: new Secret(ADMIN_PW) } });
-    const checked = await planOf(step, context(f, 'mq1', true));
+    const checked = await planOf(acl(), context(f, 'mq1', true));
     expect('changes' in checked && checked.changes[0]!.summary).toBe(
       `role admin: addRoleACL publishClientSend ${PREFIX}/cedalo/ha/#, addRoleACL publishClientReceive ${PREFIX}/cedalo/ha/#, addRoleACL subscribePattern ${PREFIX}/cedalo/ha/#`,
     );
+    expect(aclBarrier(context(f, 'mq1', true).play).get('mq1')?.wouldGrant).toHaveLength(3);
     const ctx = context(f, 'mq1', false);
-    expect(await apply(ctx, await planOf(step, ctx))).toEqual(['verified on a new session']);
-    expect(await planOf(step, ctx)).toEqual({ changes: [] });
+    expect(await apply(ctx, await planOf(acl(), ctx))).toEqual(['verified on a new session']);
+    expect(aclBarrier(ctx.play).get('mq1')).toEqual({ granted: true });
+    expect(await planOf(acl(), ctx)).toEqual({ changes: [] });
+    expect(aclBarrier(ctx.play).get('mq1')).toEqual({ granted: false });
     // the other brokers: only what is missing
-    const other = await planOf(step, context(f, 'mq2', true));
+    const other = await planOf(acl(), context(f, 'mq2', true));
     expect('changes' in other && other.changes[0]!.summary).toBe(`role admin: addRoleACL publishClientReceive ${PREFIX}/cedalo/ha/#, addRoleACL subscribePattern ${PREFIX}/cedalo/ha/#`);
     // The plugin disconnected every admin session of mq1 (the simulator's too): let it resubscribe.
     for (let i = 0; i < 100 && !sim.reachable('mq1'); i++) await new Promise((r) => setTimeout(r, 100));
     expect(sim.reachable('mq1')).toBe(true);
   });
 
+  it('check mode before the grants: the plan is what a new cluster would get, and says so', async () => {
+    const f = fake({ mq4: { state: 'absent' } });
+    await settle(f, true);
+    const p = await planOf(membershipStep(context(f, 'mq1', true)), context(f, 'mq1', true));
+    if (!('changes' in p)) throw new Error('skipped');
+    expect(p.changes[0]!.summary).toMatch(/^Cedalo HA: create cluster "unit" on mq1 .* \(the HA API is not usable yet on mq2, mq3: planned as a new cluster\)$/);
+  });
+
   it('check mode shows the planned formation and changes nothing; a run forms it; a second run is ok', async () => {
     const f = fake({ mq4: { state: 'absent' } });
     const step = membershipStep(context(f, 'mq2', true));
     expect(step.runOnce).toBe(true);
+    await settle(f, false);
     const checked = await planOf(step, context(f, 'mq2', true));
     if (!('changes' in checked)) throw new Error('skipped');
     expect(checked.changes).toHaveLength(1);
@@ -314,7 +337,7 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
     const ctx = context(f, 'mq2', false);
     const step2 = membershipStep(ctx, { waitTimeoutMs: 10_000 });
     const [msg] = await apply(ctx, await planOf(step2, ctx));
-    expect(msg).toMatch(/^cluster "unit" \(full\): 3 nodes .*; leader mq1$/);
+    expect(msg).toMatch(/^createCluster@mq1, joinCluster@mq2, joinCluster@mq3 → cluster "unit" \(full\): 3 nodes .*; leader mq1$/);
     expect(sim.state().cluster).toMatchObject({ clustername: 'unit', syncmode: 'full' });
     expect(sim.state().cluster!.members.map((m) => m.address).sort()).toEqual(['10.88.0.1', '10.88.0.2', '10.88.0.3']);
 
@@ -324,6 +347,7 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
 
   it('plans adding mq4 in check mode (addNode on the leader, joinCluster on mq4), then adds it', async () => {
     const f = fake({});
+    await settle(f, false);
     const checked = await planOf(membershipStep(context(f, 'mq3', true)), context(f, 'mq3', true));
     if (!('changes' in checked)) throw new Error('skipped');
     expect(checked.changes[0]!.diff!.split('\n').slice(1)).toEqual([
@@ -339,20 +363,26 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
 
   it('removes an absent node, and refuses to go below 3 nodes without changing anything', async () => {
     const f = fake({ mq4: { state: 'absent' } });
+    await settle(f, false);
     const ctx = context(f, 'mq1', false);
     await apply(ctx, await planOf(membershipStep(ctx, { waitTimeoutMs: 10_000 }), ctx));
+    expect(await planOf(absentGuardStep(), context(f, 'mq4', false))).toEqual({ changes: [] });
     expect(sim.state().cluster!.members).toHaveLength(3);
     expect(sim.state().nodes.mq4).not.toHaveProperty('clusterUuid');
 
     const g = fake({ mq3: { state: 'absent' }, mq4: { state: 'absent' } });
-    await expect(planOf(membershipStep(context(g, 'mq1', true)), context(g, 'mq1', true))).rejects.toThrow(
+    await settle(g, false);
+    await expect(planOf(membershipStep(context(g, 'mq1', false)), context(g, 'mq1', false))).rejects.toThrow(
       'refusing to remove mq3 from the Cedalo HA cluster: it would keep 2 nodes and needs at least 3',
     );
     expect(sim.state().cluster!.members).toHaveLength(3);
+    // …and the absent brokers are kept in service (their decommissioning would fail its wait)
+    await expect(planOf(absentGuardStep(), context(g, 'mq3', false))).rejects.toThrow(/^kept in service: the Cedalo HA membership step failed on mq1: refusing to remove mq3/);
   });
 
   it('needs every present broker: a missing connection is named', async () => {
     const f = fake({});
+    await settle(f, false);
     const ctx = context(f, 'mq1', false);
     const broken = { ...ctx, play: { ...ctx.play, transport: (h: string) => (h === 'mq2' ? undefined : ctx.play.transport(h)) } };
     await expect(planOf(membershipStep(broken), broken)).rejects.toThrow(/admin listener of a broker cannot be reached:\n {2}- mq2: not connected in this run/);
