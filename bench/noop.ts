@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   const controlDir = join(work, 'cp');
   const env = ansibleEnv(controlDir);
   const rows: Row[] = [];
+  let failure: unknown;
   log(`work dir ${work}; sizes ${sizes.join(',')}; ${reps} repetitions`);
   await sandboxDown({ name: SANDBOX });
   try {
@@ -96,6 +97,9 @@ async function main(): Promise<void> {
       }
       rows.push(row);
     }
+  } catch (err) {
+    // Keep what was measured: the sizes that finished are still reported below.
+    failure = err;
   } finally {
     await closeControlMasters(controlDir);
     if (!keep) await sandboxDown({ name: SANDBOX });
@@ -116,6 +120,7 @@ async function main(): Promise<void> {
       return `| ${r.hosts} | ${fmtStats(p)} | ${fmtStats(a)} | ${(a.median / p.median).toFixed(1)}× | ${rt.min === rt.max ? rt.min : `${rt.min}–${rt.max}`} | ${sum(r.provisionChanged)} / ${sum(r.ansibleChanged)} |`;
     }),
     '',
+    ...(failure ? [`**Incomplete**: the run stopped with: ${String((failure as Error).message ?? failure).split('\n')[0]}`, ''] : []),
     `Wall time of the whole CLI process (Node / Python start-up included). provision's own run time (its --json durationMs), median: ${rows.map((r) => `${r.hosts} host(s) ${fmt(stats(r.provisionEngineMs).median / 1000)} s`).join(', ')}.`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -123,6 +128,7 @@ async function main(): Promise<void> {
   const file = join(BENCH, 'results', `noop-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify({ machine, reps, rows }, null, 2)}\n`);
   log(`raw figures: ${file}`);
+  if (failure) throw failure;
 }
 
 main().catch(async (err: unknown) => {

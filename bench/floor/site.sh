@@ -74,8 +74,14 @@ $APT update </dev/null >/dev/null
 EOS
   mark lists-refreshed
   cat <<'EOS'
-$APT install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends \
-  ca-certificates openssl iproute2 procps mosquitto mosquitto-clients nftables </dev/null >/dev/null
+# "present", not "latest" (like provision and Ansible's apt): naming an installed package to apt-get install
+# would upgrade it (openssl, libssl3, ca-certificates on the base image: +15 s).
+missing=''
+for p in ca-certificates openssl iproute2 procps mosquitto mosquitto-clients nftables; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' || missing="$missing $p"
+done
+[ -z "$missing" ] || $APT install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  --no-install-recommends $missing </dev/null >/dev/null
 id exporter >/dev/null 2>&1 || useradd --system --shell /usr/sbin/nologin --home-dir /nonexistent --no-create-home exporter
 install -d -o root -g mosquitto -m 0750 /etc/mosquitto/certs
 install -d -o mosquitto -g mosquitto -m 0750 /var/lib/mosquitto
