@@ -15,12 +15,16 @@ import { controllerBuild, resolveLocal } from './binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
 const BINARY = '/usr/local/bin/mosquitto_exporter';
-const exporterActive: FactQuery<boolean> = {
-  key: 'exporter:active',
-  script: 'systemctl is-active --quiet mosquitto-exporter 2>/dev/null || /etc/init.d/mosquitto-exporter status >/dev/null 2>&1',
-  parse: (_out, code) => code === 0,
-};
 const ENV_FILE = '/etc/mosquitto-exporter/env';
+/** 'stopped', 'current' (started after its binary, environment and unit last changed) or 'stale'. */
+const exporterState: FactQuery<'stopped' | 'current' | 'stale'> = {
+  key: 'exporter:state',
+  script: `systemctl is-active --quiet mosquitto-exporter 2>/dev/null || /etc/init.d/mosquitto-exporter status >/dev/null 2>&1 || { echo stopped; exit 0; }
+started=$(date -d "$(systemctl show mosquitto-exporter -p ActiveEnterTimestamp --value 2>/dev/null)" +%s 2>/dev/null || echo 0)
+newest=$(stat -c %Y ${BINARY} ${ENV_FILE} /etc/systemd/system/mosquitto-exporter.service 2>/dev/null | sort -n | tail -n 1)
+if [ "$started" -gt 0 ] && [ -n "$newest" ] && [ "$newest" -le "$started" ]; then echo current; else echo stale; fi`,
+  parse: (out) => (out.trim() === 'stopped' ? 'stopped' : out.trim() === 'current' ? 'current' : 'stale'),
+};
 const HOST_BUILD_DIR = '/var/cache/provision/exporter-build';
 const GO_PACKAGES = ['golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev', 'git'];
 
@@ -94,12 +98,14 @@ export default defineRole({
         const [address = ctx.facts.primaryAddress, port = String(ctx.vars.exporter_port)] = (ctx.vars.exporter_bind_address ?? '').split(':').filter(Boolean);
         return [
           {
-            name: 'restart the exporter if it runs (the runtime phase starts it)',
-            facts: [exporterActive],
-            plan: (_c, facts) =>
-              facts.get(exporterActive)
-                ? { changes: [{ summary: 'restart mosquitto-exporter', actions: [{ script: 'systemctl restart mosquitto-exporter 2>/dev/null || /etc/init.d/mosquitto-exporter restart' }] }] }
-                : { skip: 'not running yet' },
+            name: 'restart the exporter if it runs an older binary or configuration',
+            facts: [exporterState],
+            plan: (_c, facts) => {
+              const state = facts.get(exporterState);
+              if (state === 'stopped') return { skip: 'not running yet' };
+              if (state === 'current') return { changes: [], message: 'already started on the current binary and configuration' };
+              return { changes: [{ summary: 'restart mosquitto-exporter', actions: [{ script: 'systemctl restart mosquitto-exporter 2>/dev/null || /etc/init.d/mosquitto-exporter restart' }] }] };
+            },
             verify: () => waitUntil(() => exporterShowsUptime(ctx.transport, address, Number(port)), 30_000, 500),
           },
         ];

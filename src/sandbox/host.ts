@@ -128,6 +128,8 @@ export async function writeIdentity(state: SandboxState, host: HostState, author
   writeUpper(up, 'etc/machine-id', `${randomBytes(16).toString('hex')}\n`, 0o444);
   // No DNS server in the sandbox: lookups fail at once (nothing listens on the gateway's port 53).
   writeUpper(up, 'etc/resolv.conf', `# provision sandbox: no DNS\nnameserver ${gatewayAddress(state.index)}\noptions timeout:1 attempts:1\n`);
+  // The shared apt-cacher-ng can leave a request hanging when many hosts refresh at once: time out and retry.
+  writeUpper(up, 'etc/apt/apt.conf.d/02provision-sandbox-timeouts', 'Acquire::http::Timeout "20";\nAcquire::Retries "5";\n');
   writeUpper(up, 'root/.ssh/authorized_keys', authorizedKey.trim() + '\n', 0o600);
   chmodSync(join(up, 'root/.ssh'), 0o700);
   mkdirLike(up, 'etc/ssh');
