@@ -34,6 +34,8 @@ const NO_FACTS: FactResults = {
 export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRunEnv): Promise<boolean> {
   let facts: FactResults = NO_FACTS;
   let stale = true;
+  // Paths changed since the facts were gathered; a later step whose facts name one of them re-gathers.
+  let touched: string[] = [];
   for (let i = 0; i < units.length; i++) {
     const { step, role } = units[i]!;
     const started = Date.now();
@@ -54,10 +56,12 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
         }
         env.runOnce.set(key, ctx.name);
       }
-      if (stale && step.facts?.length) {
+      const outdated = touched.length > 0 && (step.facts ?? []).some((q) => factOutdatedBy(q.key, touched));
+      if ((stale || outdated) && step.facts?.length) {
         // Prefetch the facts of this and every later step: a phase with nothing to do costs one round trip.
         facts = await gatherFacts(ctx.transport, units.slice(i).flatMap((u) => u.step.facts ?? []));
         stale = false;
+        touched = [];
       }
       const plan = await step.plan(ctx, facts);
       if ('skip' in plan) {
@@ -76,7 +80,8 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
           const m = await applyChange(ctx, change);
           if (m) messages.push(m);
         }
-        stale = true;
+        if (plan.changes.every((c) => c.affects) && !step.verify && !step.refreshesHostFacts) touched.push(...plan.changes.flatMap((c) => c.affects!));
+        else stale = true;
         await step.verify?.(ctx);
         if (step.refreshesHostFacts) env.setFacts(await gatherHostFacts(ctx.transport));
         if (messages.length) plan.message = [plan.message, ...messages].filter(Boolean).join('; ');
@@ -89,6 +94,16 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
     }
   }
   return true;
+}
+
+const PATH_FACT = /^(file|stat|tree):/;
+/** Facts a plain file write cannot change: packages, users, services, firewall and SELinux state. */
+const UNRELATED_TO_FILES = /^(packages|package-lists|package-upgradable|user|group|service|firewall|selinux-ports)(:|$)/;
+
+/** Would writing `paths` change this fact? Path facts: when they name one; guards and role facts: always. */
+function factOutdatedBy(key: string, paths: string[]): boolean {
+  if (PATH_FACT.test(key)) return paths.some((p) => key.includes(p));
+  return !UNRELATED_TO_FILES.test(key);
 }
 
 async function applyChange(ctx: HostContext, change: Change): Promise<string | void> {

@@ -30,6 +30,11 @@ export interface Change {
   actions?: RemoteAction[];
   /** Work that is not a remote script (controller-side files, API calls over a forwarded port). */
   apply?: (ctx: HostContext) => Promise<string | void>;
+  /**
+   * The paths whose facts this change can alter. Later steps keep their gathered facts unless a fact
+   * names one of them (a cold run then skips a round trip per file written). Absent: any fact may change.
+   */
+  affects?: string[];
 }
 
 export type StepPlan =

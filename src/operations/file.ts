@@ -65,6 +65,7 @@ export function planFile(ctx: HostContext, f: PathFacts, o: Omit<FileOptions, 'c
     const keep = f.exists && f.type === 'file';
     const change: Change = {
       summary: `${keep ? 'update' : 'create'} ${o.path}${o.sensitive ? ' (sensitive)' : ''}`,
+      affects: [o.path],
       actions: writeFileActions({
         path: o.path,
         data,
@@ -101,7 +102,7 @@ export function attributeChange(path: string, f: PathFacts, want: { owner?: stri
     what.push(`mode ${mode}`);
   }
   if (cmds.length === 0) return undefined;
-  return { summary: `set ${what.join(', ')} on ${path}`, actions: [{ script: cmds.join('\n') }] };
+  return { summary: `set ${what.join(', ')} on ${path}`, affects: [path], actions: [{ script: cmds.join('\n') }] };
 }
 
 function sameId(want: string, name: string | undefined, id: number | undefined): boolean {
@@ -175,7 +176,7 @@ export function directory(o: { path: string; owner?: string; group?: string; mod
         const mode = checkMode(o.mode ?? '0755');
         const p = shq(o.path);
         const script = [`mkdir -p -- ${p}`, own ? `chown${o.recursive ? ' -R' : ''} ${shq(own)} -- ${p}` : '', `chmod ${mode} -- ${p}`].filter(Boolean).join('\n');
-        return { changes: [{ summary: `create directory ${o.path}`, actions: [{ script }] }] };
+        return { changes: [{ summary: `create directory ${o.path}`, affects: [o.path], actions: [{ script }] }] };
       }
       const c = attributeChange(o.path, f, o, o.recursive);
       return { changes: c ? [c] : [] };

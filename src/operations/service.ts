@@ -84,7 +84,10 @@ export function systemdUnit(o: { name: string; content: string; notify?: string[
       const f = facts.get(fact);
       const changes = planFile(ctx, f, { path, owner: 'root', group: 'root', mode: '0644' }, data);
       const contentChanged = !f.exists || f.sha256 !== sha256(data);
-      if (contentChanged && ctx.facts.init === 'systemd') changes[0]?.actions?.push({ script: 'systemctl daemon-reload' });
+      if (contentChanged && ctx.facts.init === 'systemd' && changes[0]) {
+        changes[0].actions?.push({ script: 'systemctl daemon-reload' });
+        delete changes[0].affects; // daemon-reload changes what systemd reports about every unit
+      }
       return { changes };
     },
   };
