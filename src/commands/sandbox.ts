@@ -1,4 +1,5 @@
 // `provision sandbox ...`: local Debian 12 hosts (systemd-nspawn) for tests, the demo and benchmarks.
+import { shq } from '../transport/shell-quote.js';
 import {
   addHosts,
   hostShell,
@@ -22,7 +23,7 @@ const USAGE = `usage: provision sandbox <command>
   stop HOST [--name X]                           hard power-off of one host
   start HOST [--name X]                          boot a stopped host again (same disk)
   reboot HOST [--name X]                         reboot a host and wait until ssh answers
-  exec HOST [--name X] -- COMMAND...             run a command as root inside a host
+  exec HOST [--name X] -- COMMAND [ARG...]       run a command as root inside a host (one word: a shell command line)
 
 The default sandbox name is "default". Hosts are named node1..nodeN unless --prefix/--names is given.`;
 
@@ -173,7 +174,9 @@ export async function sandboxCommand(args: string[]): Promise<number> {
       }
       case 'exec': {
         const h = host(p);
-        const command = p.rest.length ? p.rest.join(' ') : p.positional.slice(1).join(' ');
+        // One word after "--" is a shell command line; several are an argv, each word kept whole.
+        const words = p.rest.length ? p.rest : p.positional.slice(1);
+        const command = words.length === 1 ? words[0]! : words.map(shq).join(' ');
         if (!command) throw new UsageError('missing COMMAND (after --)');
         const r = await hostShell(name, h, command);
         process.stdout.write(r.stdout);
