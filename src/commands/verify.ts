@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { connect as mqttConnect } from 'mqtt';
 import { OptionsError } from '../errors.js';
+import { HAPROXY_BACKEND_NAME } from '../haproxy/config.js';
+import { backendServerStatus } from '../haproxy/stats.js';
 import { readDynsecState } from '../dynsec/index.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { generatedSecret } from '../generated-secrets.js';
@@ -12,7 +14,7 @@ import { ControlClient } from '../mqtt/control-client.js';
 import { Secret } from '../secrets.js';
 import { SshTransport } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
@@ -30,7 +32,7 @@ function str(v: unknown, d: string): string {
 
 /** `provision verify -i INV`: end-to-end checks of a live cluster; exits 2 and says what is wrong otherwise. */
 export async function verifyCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { inventory: { type: 'string', short: 'i', multiple: true }, 'known-hosts': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({ args, options: { inventory: { type: 'string', short: 'i', multiple: true }, 'known-hosts': { type: 'string' }, json: { type: 'string' } }, strict: true });
   if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i');
   const inv = await loadInventory(values.inventory);
   const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => inv.hosts.get(h)!.vars.state !== 'absent');
@@ -75,11 +77,11 @@ export async function verifyCommand(args: string[]): Promise<number> {
     for (const lb of lbs) {
       try {
         const t = await connect(lb);
-        const r = await t.script(`echo "show stat" | socat stdio /run/haproxy/admin.sock`);
-        const rows = r.stdout.split('\n').filter((l) => l.startsWith('brokers,') && !l.startsWith('brokers,BACKEND') && !l.startsWith('brokers,FRONTEND'));
-        const states = rows.map((l) => `${l.split(',')[1]}=${l.split(',')[17]}`);
-        const down = states.filter((s) => !s.endsWith('=UP') && !s.endsWith('=no check'));
-        const missing = brokers.filter((b) => !rows.some((l) => l.split(',')[1] === b));
+        const status = await backendServerStatus(t, HAPROXY_BACKEND_NAME);
+        const states = [...status].map(([name, st]) => `${name}=${st}`);
+        const down = states.filter((x) => !x.endsWith('=UP') && !x.endsWith('=no check'));
+        const missing = brokers.filter((b) => !status.has(b));
+        const rows = [...status.keys()];
         record(`HAProxy on ${lb} sees every broker UP`, down.length === 0 && missing.length === 0 && rows.length > 0, [...states, ...missing.map((m) => `${m}=MISSING`)].join(' '));
       } catch (err) {
         record(`HAProxy on ${lb} sees every broker UP`, false, (err as Error).message);
@@ -118,6 +120,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
     await Promise.all([...transports.values()].map((t) => t.close()));
   }
   const failed = checks.filter((x) => !x.ok);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
   process.stdout.write(failed.length ? c.red(`\n${failed.length} of ${checks.length} checks failed\n`) : c.green(`\nall ${checks.length} checks passed\n`));
   return failed.length ? 2 : 0;
 }
