@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Change, HostContext, PlayContext, Step, StepPlan } from '../../src/engine/types.js';
 import type { HostFacts } from '../../src/facts/host-facts.js';
+import { ASSUMED_FACTS } from '../../src/engine/offline-context.js';
 import type { InventoryHost } from '../../src/inventory/types.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
 import { Secret } from '../../src/secrets.js';
@@ -119,20 +120,7 @@ describe('mosquitto.conf with cluster_backend: cedalo', () => {
 
 /* ---------------------------------------------------------------------------------------------- */
 
-const facts = (name: string, address: string): HostFacts => ({
-  hostname: name,
-  fqdn: name,
-  os: { id: 'debian', version: '12', major: 12, family: 'debian', pretty: 'Debian GNU/Linux 12 (bookworm)' },
-  arch: 'x86_64',
-  multiarch: 'x86_64-linux-gnu',
-  init: 'systemd',
-  packageManager: 'apt',
-  firewall: { firewalld: false, firewalldRunning: false, ufw: false, nft: true },
-  selinux: 'absent',
-  addresses: [address],
-  primaryAddress: address,
-  user: 'root',
-});
+const facts = (name: string, address: string): HostFacts => ({ ...ASSUMED_FACTS, hostname: name, fqdn: name, addresses: [address], primaryAddress: address });
 
 const roleVars = z.object(cedaloVars);
 
