@@ -4,6 +4,8 @@
  * changes against the inventory and applies them (createCluster/joinCluster, addNode/joinCluster,
  * removeNode/leaveCluster). Check mode shows the plan and changes nothing.
  */
+import { isAbsent } from '../../src/engine/runner.js';
+import { sleep } from '../../src/util/semaphore.js';
 import { z } from 'zod';
 import {
   HaClient,
@@ -180,21 +182,22 @@ async function waitForApi(clients: Map<string, HaClient>, nodes: HaNode[], timeo
   );
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until every present broker of the play has passed its ACL step (or failed). */
 async function aclsSettled(ctx: HostContext, nodes: HaNode[], timeoutMs = 10 * 60_000): Promise<Map<string, AclEntry>> {
   const barrier = aclBarrier(ctx.play);
-  const expected = nodes.filter((n) => n.state === 'present' && ctx.play.hosts.includes(n.host) && ctx.play.transport(n.host)).map((n) => n.host);
+  const expected = nodes.filter((n) => n.state === 'present' && ctx.batch.includes(n.host) && ctx.play.transport(n.host)).map((n) => n.host);
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const failed = expected.filter((h) => !barrier.has(h) && ctx.play.isFailed(h));
-    if (failed.length) throw new StepError(`cannot change the Cedalo HA membership: ${failed.join(', ')} failed earlier in this run`);
-    const waiting = expected.filter((h) => !barrier.has(h));
-    if (waiting.length === 0) return barrier;
-    if (Date.now() > deadline) throw new StepError(`timed out waiting for the HA API grant on ${waiting.join(', ')}`);
-    await sleep(200);
-  }
+  return ctx.waitForOthers(async () => {
+    for (;;) {
+      const failed = expected.filter((h) => !barrier.has(h) && ctx.play.isFailed(h));
+      if (failed.length) throw new StepError(`cannot change the Cedalo HA membership: ${failed.join(', ')} failed earlier in this run`);
+      const waiting = expected.filter((h) => !barrier.has(h));
+      if (waiting.length === 0) return barrier;
+      if (Date.now() > deadline) throw new StepError(`timed out waiting for the HA API grant on ${waiting.join(', ')}`);
+      await sleep(200);
+    }
+  });
 }
 
 /** The outcome of the membership step, for the `state: absent` brokers waiting to be decommissioned. */
@@ -306,14 +309,16 @@ export function absentGuardStep(timeoutMs = 15 * 60_000): Step {
     plan: async (c) => {
       const outcome = outcomeOf(c.play);
       const brokers = c.play.inventory.groups.get('brokers')?.hosts ?? [];
-      const present = c.play.hosts.filter((h) => brokers.includes(h) && c.play.inventory.hosts.get(h)?.vars.state !== 'absent');
+      const present = c.batch.filter((h) => brokers.includes(h) && !isAbsent(c.play.inventory.hosts.get(h) ?? { vars: {} }));
       const deadline = Date.now() + timeoutMs;
-      while (outcome.state === 'pending') {
-        if (present.every((h) => c.play.isFailed(h)) && outcome.host === undefined)
-          throw new StepError('kept in service: no present broker could run the Cedalo HA membership step');
-        if (Date.now() > deadline) throw new StepError('kept in service: timed out waiting for the Cedalo HA membership step');
-        await sleep(200);
-      }
+      await c.waitForOthers(async () => {
+        while (outcome.state === 'pending') {
+          if (present.every((h) => c.play.isFailed(h)) && outcome.host === undefined)
+            throw new StepError('kept in service: no present broker could run the Cedalo HA membership step');
+          if (Date.now() > deadline) throw new StepError('kept in service: timed out waiting for the Cedalo HA membership step');
+          await sleep(200);
+        }
+      });
       if (outcome.state === 'failed') throw new StepError(`kept in service: the Cedalo HA membership step failed on ${outcome.host ?? '?'}: ${outcome.message ?? ''}`);
       return { changes: [] };
     },

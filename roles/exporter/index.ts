@@ -11,6 +11,7 @@ import { service, systemdUnit } from '../../src/operations/service.js';
 import { user } from '../../src/operations/user.js';
 import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
+import { exporterEndpoint } from '../observability/scrape-config.js';
 import { controllerBuild, resolveLocal } from './binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
@@ -85,7 +86,7 @@ export default defineRole({
       ];
     },
     runtime: (ctx) => {
-      const [address = ctx.facts.primaryAddress, port = String(ctx.vars.exporter_port)] = (ctx.vars.exporter_bind_address ?? '').split(':').filter(Boolean);
+      const { address, port } = exporterEndpoint(ctx.facts.primaryAddress, ctx.vars);
       const start = service({ name: 'mosquitto-exporter', enabled: true, state: 'started' });
       return [{ ...start, verify: () => waitUntil(() => exporterShowsUptime(ctx.transport, address, Number(port)), 30_000, 500) }];
     },
@@ -95,7 +96,7 @@ export default defineRole({
       // After the runtime phase: mqtt_auth must first give the broker the exporter's (new) password.
       runAt: 'runtime',
       steps: (ctx) => {
-        const [address = ctx.facts.primaryAddress, port = String(ctx.vars.exporter_port)] = (ctx.vars.exporter_bind_address ?? '').split(':').filter(Boolean);
+        const { address, port } = exporterEndpoint(ctx.facts.primaryAddress, ctx.vars);
         return [
           {
             name: 'restart the exporter if it runs an older binary or configuration',

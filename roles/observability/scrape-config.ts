@@ -54,12 +54,18 @@ const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '*']);
  * its address unless it is a wildcard (then the broker's own address, as for the default bind).
  */
 function exporterTarget(address: string, v: EndpointVars): string {
+  const e = exporterEndpoint(address, v);
+  return hostPort(e.address, e.port);
+}
+
+/** The address and port the exporter answers on, as reachable from outside (a wildcard bind → the host's address). */
+export function exporterEndpoint(address: string, v: EndpointVars): { address: string; port: number } {
   const bind = v.exporter_bind_address;
-  if (!bind) return hostPort(address, v.exporter_port);
+  if (!bind) return { address, port: v.exporter_port };
   const m = /^(?:\[([^\]]*)\]|(.*)):(\d+)$/.exec(bind);
-  if (!m) return hostPort(WILDCARDS.has(bind) ? address : bind, v.exporter_port);
+  if (!m) return { address: WILDCARDS.has(bind) ? address : bind, port: v.exporter_port };
   const bindHost = m[1] ?? m[2] ?? '';
-  return hostPort(WILDCARDS.has(bindHost) ? address : bindHost, Number(m[3]));
+  return { address: WILDCARDS.has(bindHost) ? address : bindHost, port: Number(m[3]) };
 }
 
 /**

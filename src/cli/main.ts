@@ -1,5 +1,4 @@
 import { errorMessage } from '../engine/step-runner.js';
-import { redact } from '../secrets.js';
 import { exitCodeForError } from './exit-codes.js';
 import { HELP, parseRunOptions } from './options.js';
 import { version } from './version.js';
@@ -27,8 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     const { runCommand } = await import('../commands/run.js');
     return await runCommand(o);
   } catch (err) {
-    process.stderr.write(`provision: ${redact(errorMessage(err))}\n`);
-    if (process.env.PROVISION_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
+    process.stderr.write(`provision: ${errorMessage(err)}\n`);
     return exitCodeForError(err);
   }
 }

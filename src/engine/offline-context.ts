@@ -98,6 +98,8 @@ export function offlineHostContext(o: OfflineHostOptions): HostContext {
     play: o.play,
     check: o.play.options.check,
     diff: o.play.options.diff,
+    batch: o.play.hosts,
+    waitForOthers: (wait) => wait(),
     progress: () => undefined,
     run: async () => {
       throw new Error(refusal('run', o.host));

@@ -181,8 +181,8 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
     lastRun = { phase, contexts };
     await Promise.all(
       phaseHosts.map((h) =>
-        env.forks.with(async () => {
-          const ctx = makeContext(h, phase, playCtx, vars.get(h)!, env);
+        withSlot(env, async (slot) => {
+          const ctx = makeContext(h, phase, playCtx, vars.get(h)!, env, batch, slot);
           contexts.set(h, ctx);
           let ok = true;
           try {
@@ -240,7 +240,22 @@ function stepEnv(play: Play, phase: Phase, host: string, notified: Map<string, S
   };
 }
 
-function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record<string, unknown>, env: BatchEnv): RoleContext<Record<string, unknown>> {
+/** A host's hold on one of the --forks slots; released while it waits for other hosts. */
+interface Slot {
+  release: () => void;
+}
+const slotOf = new WeakMap<object, Slot>();
+
+async function withSlot<T>(env: BatchEnv, work: (slot: Slot) => Promise<T>, slot: Slot = { release: () => {} }): Promise<T> {
+  slot.release = await env.forks.acquire();
+  try {
+    return await work(slot);
+  } finally {
+    slot.release();
+  }
+}
+
+function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record<string, unknown>, env: BatchEnv, batch: string[], slot: Slot): RoleContext<Record<string, unknown>> {
   const st = env.hosts.get(host)!;
   const transport = st.transport!;
   const ctx: RoleContext<Record<string, unknown>> = {
@@ -255,7 +270,16 @@ function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record
     check: play.options.check,
     diff: play.options.diff,
     vars,
-    progress: (line: string) => env.req.events.stepProgress(host, redact(line)),
+    batch,
+    waitForOthers: async (wait) => {
+      slot.release();
+      try {
+        return await wait();
+      } finally {
+        slot.release = await env.forks.acquire();
+      }
+    },
+    progress: (line: string) => env.req.events.stepProgress(host, line),
     run: async (script, opts) => {
       const r = await transport.script(script, { timeoutMs: opts?.timeoutMs });
       if (!(opts?.okCodes ?? [0]).includes(r.code)) {
@@ -264,6 +288,7 @@ function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record
       return r.stdout;
     },
   };
+  slotOf.set(ctx, slot);
   return ctx;
 }
 
@@ -305,7 +330,7 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
     for (const names of notified.values()) names.delete(d.name);
     if (wanting.length === 0) continue;
     if (!d.handler.rolling) {
-      await Promise.all(wanting.map((h) => env.forks.with(() => runOne(h, d))));
+      await Promise.all(wanting.map((h) => withSlot(env, () => runOne(h, d), slotOf.get(contexts.get(h)!))));
       continue;
     }
     // Rolling: one host at a time, in play order; the first failure stops the rollout.
@@ -318,11 +343,11 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
         if (d.handler.revert) {
           const ctx = contexts.get(h)!;
           const units = (await d.handler.revert(ctx)).map((step) => ({ step, role: `${d.role} (revert)` }));
-          if (!(await runSteps(ctx, units, stepEnv(play, phase, h, notified, env)))) markFailed(env, h);
+          if (!(await withSlot(env, () => runSteps(ctx, units, stepEnv(play, phase, h, notified, env)), slotOf.get(ctx)))) markFailed(env, h);
         }
         continue;
       }
-      if (!(await runOne(h, d))) stoppedBy = h;
+      if (!(await withSlot(env, () => runOne(h, d), slotOf.get(contexts.get(h)!)))) stoppedBy = h;
     }
   }
 }

@@ -124,7 +124,6 @@ async function runAction(ctx: HostContext, summary: string, action: RemoteAction
 }
 
 export function errorMessage(err: unknown): string {
-  if (err instanceof CommandError) return redact(err.message);
   if (err instanceof ProvisionError) return redact(err.message);
   if (err instanceof Error) return redact(err.stack && process.env.PROVISION_DEBUG ? err.stack : err.message);
   return redact(String(err));

@@ -98,6 +98,13 @@ export interface HostContext {
   readonly diff: boolean;
   /** A progress line for long steps (package installs, builds, health waits). */
   progress(line: string): void;
+  /** Hosts of the current serial batch (all of the play's hosts without `serial`). */
+  readonly batch: string[];
+  /**
+   * Wait for other hosts' steps (a cross-host barrier) without holding this host's fork slot, so hosts
+   * beyond --forks can still reach the point being waited for.
+   */
+  waitForOthers<T>(wait: () => Promise<T>): Promise<T>;
   /** Run a script as root; throws CommandError on a non-zero exit. */
   run(script: string, opts?: { timeoutMs?: number; okCodes?: number[] }): Promise<string>;
 }

@@ -79,6 +79,8 @@ export class SshTransport implements Transport {
 
   async #open(): Promise<Client> {
     let sock: Duplex | undefined;
+    this.#jump?.end();
+    this.#jump = undefined;
     if (this.spec.jump) {
       const j = this.spec.jump;
       this.#jump = await this.#handshake({ host: j.address, port: j.port, username: j.user, keyPath: j.privateKeyPath, label: `jump host ${j.address}` });
@@ -86,7 +88,13 @@ export class SshTransport implements Transport {
         this.#jump!.forwardOut('127.0.0.1', 0, this.spec.address, this.spec.port, (err, ch) => (err ? reject(err) : resolve(ch))),
       );
     }
-    return this.#handshake({ host: this.spec.address, port: this.spec.port, username: this.spec.user, keyPath: this.spec.privateKeyPath, sock, label: this.spec.host });
+    try {
+      return await this.#handshake({ host: this.spec.address, port: this.spec.port, username: this.spec.user, keyPath: this.spec.privateKeyPath, sock, label: this.spec.host });
+    } catch (err) {
+      this.#jump?.end();
+      this.#jump = undefined;
+      throw err;
+    }
   }
 
   #handshake(o: { host: string; port: number; username: string; keyPath?: string; sock?: Duplex; label: string }): Promise<Client> {

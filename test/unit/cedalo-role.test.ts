@@ -186,6 +186,8 @@ function context(f: Fake, host: string, check: boolean): HostContext & { vars: a
     play,
     check,
     diff: true,
+    batch: play.hosts,
+    waitForOthers: (wait) => wait(),
     progress: () => undefined,
     run: async () => '',
     vars: { ...roleVars.parse(f.vars[host]), mqtt_admin_user: 'admin', mqtt_admin_password: new Secret(ADMIN_PW), mqtt_auth_backend: 'dynsec' },
