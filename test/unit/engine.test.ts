@@ -595,6 +595,29 @@ describe('runPlaybook: unreachable hosts', () => {
   });
 });
 
+describe('runPlaybook: waiting for other hosts', () => {
+  it('a host waiting for the others gives up its fork slot: with --forks 1 every host still arrives', async () => {
+    const arrived = new Set<string>();
+    const barrier: Step = {
+      name: 'barrier',
+      plan: async (ctx) => {
+        arrived.add(ctx.name);
+        await ctx.waitForOthers(async () => {
+          const deadline = Date.now() + 5000;
+          while (ctx.batch.some((h) => !arrived.has(h))) {
+            if (Date.now() > deadline) throw new Error(`still waiting for ${ctx.batch.filter((h) => !arrived.has(h)).join(', ')}`);
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        });
+        return { changes: [] };
+      },
+    };
+    const r = await run([play('p', 'web', [role('r', { configure: () => [barrier] })], { serial: [2] })], { phases: ['configure'], options: { forks: 1 } });
+    expect(r.report.steps.filter((s) => s.step === 'barrier').map((s) => s.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(r.report.hosts.every((h) => h.state === 'ok')).toBe(true);
+  });
+});
+
 describe('runPlaybook: run-once steps', () => {
   it('run on one host only; the others report it skipped, naming that host', async () => {
     const r1 = role('r1', { configure: () => [action('everywhere'), action('once', { runOnce: true })] });
