@@ -5,7 +5,7 @@ import { firewall, type FirewallBackend } from '../../src/operations/firewall.js
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
-import { isLoadBalancer } from '../haproxy/topology.js';
+import { isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
 
 const vars = z.object({
   ...brokerVars,
@@ -26,7 +26,7 @@ const PACKAGE: Record<FirewallBackend, string> = { nftables: 'nftables', ufw: 'u
 
 /** Addresses of the load balancers, as this run knows them (facts, else the inventory's ansible_host). */
 export function loadBalancerAddresses(ctx: HostContext): string[] {
-  const lbs = ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+  const lbs = loadBalancerHosts(ctx);
   return lbs.flatMap((h) => {
     const f = ctx.play.facts(h);
     const a = f?.primaryAddress ?? ctx.play.inventory.hosts.get(h)?.vars.ansible_host;

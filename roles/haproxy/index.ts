@@ -12,7 +12,7 @@ import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { certificateFor } from '../pki/material.js';
 import { tlsVars } from '../pki/vars.js';
-import { activeBrokers, addressOf } from './topology.js';
+import { activeBrokers, addressOf, loadBalancerHosts } from './topology.js';
 
 const vars = z.object({
   ...brokerVars,
@@ -37,7 +37,7 @@ export default defineRole({
     configure: async (ctx) => {
       const v = ctx.vars;
       const m = await certificateFor(ctx, v);
-      const lbs = ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+      const lbs = loadBalancerHosts(ctx);
       const self = addressOf(ctx, ctx.name);
       const health = systemCredentials(ctx, v).health;
       const cfg = renderHaproxyConfig({

@@ -1,10 +1,11 @@
+import { isAbsent } from '../../src/engine/runner.js';
 import type { HostContext } from '../../src/engine/types.js';
 
 /** Brokers the load balancers send traffic to: the `brokers` group minus hosts marked `state: absent`. */
 export function activeBrokers(ctx: HostContext): { name: string; address: string }[] {
   const inv = ctx.play.inventory;
   return (inv.groups.get('brokers')?.hosts ?? [])
-    .filter((h) => inv.hosts.get(h)?.vars.state !== 'absent')
+    .filter((h) => !isAbsent(inv.hosts.get(h)!))
     .map((h) => {
       const vars = inv.hosts.get(h)!.vars;
       const address = ctx.play.facts(h)?.primaryAddress ?? (typeof vars.ansible_host === 'string' ? vars.ansible_host : h);
@@ -12,8 +13,13 @@ export function activeBrokers(ctx: HostContext): { name: string; address: string
     });
 }
 
+/** The hosts of the `loadbalancers` group (separate hosts, or the brokers themselves). */
+export function loadBalancerHosts(ctx: HostContext): string[] {
+  return ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+}
+
 export function isLoadBalancer(ctx: HostContext, host = ctx.name): boolean {
-  return (ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? []).includes(host);
+  return loadBalancerHosts(ctx).includes(host);
 }
 
 export function addressOf(ctx: HostContext, host: string): string {

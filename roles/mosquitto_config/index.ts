@@ -11,6 +11,7 @@ import { systemCredentials } from './credentials.js';
 import { passwordFileSteps } from './password-file.js';
 import { BACKUP_SUFFIX, restartWithRollback, revertConfig } from './restart.js';
 import { renderMosquittoConf } from './template.js';
+import { loadBalancerHosts } from '../haproxy/topology.js';
 import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
 
 const vars = z.object({
@@ -30,11 +31,6 @@ const vars = z.object({
   mqtt_groups: mqttGroupsSchema.default([]),
   mqtt_default_acl_access: mqttDefaultAclAccessSchema.optional(),
 });
-
-/** Load balancers exist and are other hosts or these: brokers then listen for them on a private port. */
-export function loadBalancerHosts(ctx: HostContext): string[] {
-  return ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
-}
 
 export default defineRole({
   name: 'mosquitto_config',

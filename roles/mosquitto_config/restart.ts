@@ -2,6 +2,7 @@ import { StepError } from '../../src/errors.js';
 import type { HostContext, Step } from '../../src/engine/types.js';
 import { plainLoginCheck, tlsLoginCheck, waitUntil, type BrokerLogin } from '../../src/health/broker-health.js';
 import { BROKER_PATHS } from './vars.js';
+import { loadBalancerHosts } from '../haproxy/topology.js';
 import { HAPROXY_BACKEND_NAME } from '../../src/haproxy/config.js';
 import { backendServerStatus } from '../../src/haproxy/stats.js';
 
@@ -52,7 +53,7 @@ if [ -f mosquitto.conf${BACKUP_SUFFIX} ] && [ "$(stat -c %Y mosquitto.conf)" -gt
  * so two brokers are never out of the pool at once.
  */
 async function waitForLoadBalancers(ctx: HostContext, timeoutMs = 30_000): Promise<void> {
-  const lbs = ctx.play.inventory.groups.get('loadbalancers')?.hosts ?? [];
+  const lbs = loadBalancerHosts(ctx);
   for (const lb of lbs) {
     const t = ctx.play.transport(lb);
     if (!t) continue;

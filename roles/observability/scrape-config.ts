@@ -1,3 +1,4 @@
+import { isAbsent } from '../../src/engine/runner.js';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -77,7 +78,7 @@ export function scrapeTargets(ctx: HostContext): ScrapeTargets {
   const inv = ctx.play.inventory;
   const mosquitto = activeBrokers(ctx).map((b) => ({ host: b.name, target: exporterTarget(b.address, endpointVarsOf(ctx, b.name)) }));
   const haproxy = (inv.groups.get('loadbalancers')?.hosts ?? [])
-    .filter((h) => inv.hosts.get(h)?.vars.state !== 'absent')
+    .filter((h) => !isAbsent(inv.hosts.get(h)!))
     .map((h) => ({ host: h, target: hostPort(addressOf(ctx, h), endpointVarsOf(ctx, h).haproxy_metrics_port) }));
   return { mosquitto, haproxy };
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connect as mqttConnect } from 'mqtt';
 import { OptionsError } from '../errors.js';
+import { isAbsent } from '../engine/runner.js';
 import { HAPROXY_BACKEND_NAME } from '../haproxy/config.js';
 import { backendServerStatus } from '../haproxy/stats.js';
 import { readDynsecState } from '../dynsec/index.js';
@@ -35,7 +36,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { inventory: { type: 'string', short: 'i', multiple: true }, 'known-hosts': { type: 'string' }, json: { type: 'string' } }, strict: true });
   if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i');
   const inv = await loadInventory(values.inventory);
-  const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => inv.hosts.get(h)!.vars.state !== 'absent');
+  const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => !isAbsent(inv.hosts.get(h)!));
   const lbs = inv.groups.get('loadbalancers')?.hosts ?? [];
   const checks: Check[] = [];
   const record = (name: string, ok: boolean, detail: string) => {

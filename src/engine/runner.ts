@@ -211,7 +211,8 @@ export function isAbsent(host: { vars: Record<string, unknown> }): boolean {
   return host.vars.state === 'absent';
 }
 
-async function phaseUnits(play: Play, phase: Phase, ctx: RoleContext<Record<string, unknown>>, options: RunOptions): Promise<StepUnit[]> {
+/** The steps a host runs in a phase, filtered by --tags/--skip-tags (absent hosts: the roles' removal steps). */
+export async function phaseUnits(play: Play, phase: Phase, ctx: RoleContext<Record<string, unknown>>, options: Pick<RunOptions, 'tags' | 'skipTags'>): Promise<StepUnit[]> {
   const units: StepUnit[] = [];
   for (const { role, tags } of play.roles) {
     const build = isAbsent(ctx.host) ? role.absent?.[phase] : role.phases[phase];
@@ -220,7 +221,7 @@ async function phaseUnits(play: Play, phase: Phase, ctx: RoleContext<Record<stri
       const stepTags = new Set([...(step.tags ?? []), ...tags, role.name, phase]);
       if (options.tags.length && !options.tags.some((t) => stepTags.has(t))) continue;
       if (options.skipTags.some((t) => stepTags.has(t))) continue;
-      units.push({ step, role: role.name });
+      units.push({ step, role: role.name, tags: [...stepTags] });
     }
   }
   return units;

@@ -11,6 +11,8 @@ import type { Change, FactResults, HostContext, RemoteAction, Step } from './typ
 export interface StepUnit {
   step: Step;
   role: string;
+  /** Every tag the step answers to: its own, the play's for its role, the role name and the phase. */
+  tags?: string[];
 }
 
 export interface StepRunEnv {

@@ -1,6 +1,6 @@
 import type { RunCliOptions } from '../cli/options.js';
 import type { Playbook } from '../engine/playbook.js';
-import { knownVarNames, playSchema, selectPlayHosts } from '../engine/runner.js';
+import { knownVarNames, phaseUnits, playSchema, selectPlayHosts } from '../engine/runner.js';
 import { ASSUMED_FACTS, offlinePlayContext, offlineRoleContext } from '../engine/offline-context.js';
 import type { Inventory } from '../inventory/types.js';
 import { validateHostVars } from '../inventory/validate.js';
@@ -40,17 +40,8 @@ export async function listTasks(inventory: Inventory, playbook: Playbook, o: Run
     for (const phase of o.phases) {
       // Facts assumed as for a Debian 12 host (nothing is contacted); ctx.run answers '' as it always has here.
       const ctx = { ...offlineRoleContext({ host: first, facts: ASSUMED_FACTS, vars, play: playCtx, phase, refusal }), run: async () => '' };
-      const phaseLines: string[] = [];
-      for (const { role, tags } of play.roles) {
-        const build = role.phases[phase];
-        if (!build) continue;
-        for (const step of await build(ctx as never)) {
-          const all = [...new Set([...(step.tags ?? []), ...tags, role.name, phase])];
-          if (o.tags.length && !o.tags.some((t) => all.includes(t))) continue;
-          if (o.skipTags.some((t) => all.includes(t))) continue;
-          phaseLines.push(`    ${role.name} : ${step.name}\tTAGS: [${all.join(', ')}]`);
-        }
-      }
+      const units = await phaseUnits(play, phase, ctx, o);
+      const phaseLines = units.map((u) => `    ${u.role} : ${u.step.name}\tTAGS: [${(u.tags ?? []).join(', ')}]`);
       if (phaseLines.length) lines.push(`  phase ${phase}:`, ...phaseLines);
     }
     lines.push(`  (steps as planned for ${first}, assuming a Debian 12 host; --check shows the exact plan)`);
