@@ -8,10 +8,6 @@ export interface LocNode {
   kids?: Map<string | number, LocNode>;
 }
 
-export function locNode(loc: SourceLocation, keyLoc?: SourceLocation): LocNode {
-  return keyLoc ? { loc, keyLoc } : { loc };
-}
-
 /** A VarSource backed by a position tree: nested paths fall back to the nearest known node. */
 export class TreeVarSource implements VarSource {
   constructor(readonly file: string, readonly root: LocNode) {}

@@ -40,11 +40,6 @@ export async function planWithRecordedFacts(
   return step.plan(offlineContext(hostFacts, opts), facts);
 }
 
-/** The keys of a step's fact queries, in order (to address recorded outputs). */
-export function factKeys(step: Step): string[] {
-  return (step.facts ?? []).map((q) => q.key);
-}
-
 const REFUSED: Record<RefusedCall, string> = { exec: 'run remote commands', script: 'run remote scripts', forward: 'open forwards', run: 'run remote commands' };
 const refusal = (what: RefusedCall) => `plan() must not ${REFUSED[what]}: everything it needs comes from declared facts`;
 
