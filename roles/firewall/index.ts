@@ -5,7 +5,7 @@ import { firewall, type FirewallBackend } from '../../src/operations/firewall.js
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
-import { isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
+import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
 
 const vars = z.object({
   ...brokerVars,
@@ -24,26 +24,6 @@ export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend
 
 const PACKAGE: Record<FirewallBackend, string> = { nftables: 'nftables', ufw: 'ufw', firewalld: 'firewalld' };
 
-/** Addresses of the load balancers, as this run knows them (facts, else the inventory's ansible_host). */
-export function loadBalancerAddresses(ctx: HostContext): string[] {
-  const lbs = loadBalancerHosts(ctx);
-  return lbs.flatMap((h) => {
-    const f = ctx.play.facts(h);
-    const a = f?.primaryAddress ?? ctx.play.inventory.hosts.get(h)?.vars.ansible_host;
-    return typeof a === 'string' ? [`${a}/32`] : [];
-  });
-}
-
-/** The other brokers' addresses (absent ones included until they leave the inventory). */
-function otherBrokers(ctx: HostContext): string[] {
-  return (ctx.play.inventory.groups.get('brokers')?.hosts ?? [])
-    .filter((h) => h !== ctx.name)
-    .flatMap((h) => {
-      const a = ctx.play.facts(h)?.primaryAddress ?? ctx.play.inventory.hosts.get(h)?.vars.ansible_host;
-      return typeof a === 'string' ? [`${a}/32`] : [];
-    });
-}
-
 export default defineRole({
   name: 'firewall',
   description: 'Inbound: the SSH port of this run, 8883, 9234 (optionally only from Prometheus), the LB listener from load balancers only; everything else dropped.',
@@ -53,7 +33,9 @@ export default defineRole({
     configure: (ctx) => {
       const v = ctx.vars;
       const backend = chosenBackend(ctx, v.firewall_backend);
-      const lbSources = loadBalancerAddresses(ctx);
+      const lbSources = hostCidrs(ctx, loadBalancerHosts(ctx));
+      // The other brokers (absent ones included until they leave the inventory).
+      const peerBrokers = hostCidrs(ctx, (ctx.play.inventory.groups.get('brokers')?.hosts ?? []).filter((h) => h !== ctx.name));
       const broker = (ctx.play.inventory.groups.get('brokers')?.hosts ?? []).includes(ctx.name);
       const allow = [
         { port: v.mqtt_tls_port, proto: 'tcp' as const, sources: [], comment: 'MQTT over TLS' },
@@ -67,8 +49,8 @@ export default defineRole({
             ]
           : []),
         // Cedalo's cluster traffic is unencrypted: only from the other brokers, never from anywhere.
-        ...(broker && v.cluster_backend === 'cedalo' && otherBrokers(ctx).length
-          ? [{ port: v.cedalo_ha_port, proto: 'tcp' as const, sources: otherBrokers(ctx), comment: 'Cedalo HA cluster (other brokers only)' }]
+        ...(broker && v.cluster_backend === 'cedalo' && peerBrokers.length
+          ? [{ port: v.cedalo_ha_port, proto: 'tcp' as const, sources: peerBrokers, comment: 'Cedalo HA cluster (other brokers only)' }]
           : []),
         ...v.firewall_extra_ports.map((p) => ({ ...p, comment: 'firewall_extra_ports' })),
       ];

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsent } from '../../src/engine/runner.js';
 import type { HostContext } from '../../src/engine/types.js';
 
@@ -6,11 +7,7 @@ export function activeBrokers(ctx: HostContext): { name: string; address: string
   const inv = ctx.play.inventory;
   return (inv.groups.get('brokers')?.hosts ?? [])
     .filter((h) => !isAbsent(inv.hosts.get(h)!))
-    .map((h) => {
-      const vars = inv.hosts.get(h)!.vars;
-      const address = ctx.play.facts(h)?.primaryAddress ?? (typeof vars.ansible_host === 'string' ? vars.ansible_host : h);
-      return { name: h, address };
-    });
+    .map((h) => ({ name: h, address: addressOf(ctx, h) }));
 }
 
 /** The hosts of the `loadbalancers` group (separate hosts, or the brokers themselves). */
@@ -25,4 +22,9 @@ export function isLoadBalancer(ctx: HostContext, host = ctx.name): boolean {
 export function addressOf(ctx: HostContext, host: string): string {
   const vars = ctx.play.inventory.hosts.get(host)?.vars ?? {};
   return ctx.play.facts(host)?.primaryAddress ?? (typeof vars.ansible_host === 'string' ? vars.ansible_host : host);
+}
+
+/** Single-address CIDRs of each host whose address is known as an IP (firewall sources). */
+export function hostCidrs(ctx: HostContext, hosts: string[]): string[] {
+  return hosts.map((h) => addressOf(ctx, h)).flatMap((a) => (isIP(a) === 4 ? [`${a}/32`] : isIP(a) === 6 ? [`${a}/128`] : []));
 }

@@ -9,7 +9,7 @@ import { tlsVars } from '../pki/vars.js';
 import { cedaloBrokerVars } from '../cedalo_ha/vars.js';
 import { systemCredentials } from './credentials.js';
 import { passwordFileSteps } from './password-file.js';
-import { BACKUP_SUFFIX, restartWithRollback, revertConfig } from './restart.js';
+import { restartWithRollback, revertConfig } from './restart.js';
 import { renderMosquittoConf } from './template.js';
 import { loadBalancerHosts } from '../haproxy/topology.js';
 import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
@@ -77,7 +77,7 @@ export default defineRole({
         // Cedalo HA: plugin, control API and admin listener (roles/cedalo_ha forms the cluster).
         ...(v.cluster_backend === 'cedalo' ? { cedalo: { pluginPath: v.cedalo_ha_plugin_path, adminPort: v.cedalo_admin_port } } : {}),
       });
-      steps.push(file({ name: 'mosquitto.conf', path: BROKER_PATHS.conf, content: conf, owner: 'root', group: 'mosquitto', mode: '0640', backup: true, backupSuffix: BACKUP_SUFFIX, notify: ['restart mosquitto'] }));
+      steps.push(file({ name: 'mosquitto.conf', path: BROKER_PATHS.conf, content: conf, owner: 'root', group: 'mosquitto', mode: '0640', backup: true, notify: ['restart mosquitto'] }));
       return steps;
     },
   },

@@ -6,7 +6,7 @@ import { loadBalancerHosts } from '../haproxy/topology.js';
 import { HAPROXY_BACKEND_NAME } from '../../src/haproxy/config.js';
 import { backendServerStatus } from '../../src/haproxy/stats.js';
 
-export const BACKUP_SUFFIX = '.provision-prev';
+import { DEFAULT_BACKUP_SUFFIX as BACKUP_SUFFIX } from '../../src/operations/file.js';
 
 async function restartService(ctx: HostContext): Promise<void> {
   const cmd = ctx.facts.init === 'systemd' ? 'systemctl restart mosquitto' : '/etc/init.d/mosquitto restart';

@@ -280,7 +280,7 @@ function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record
         slot.release = await env.forks.acquire();
       }
     },
-    progress: (line: string) => env.req.events.stepProgress(host, line),
+    progress: (line: string) => env.req.events.stepProgress(host, redact(line)),
     run: async (script, opts) => {
       const r = await transport.script(script, { timeoutMs: opts?.timeoutMs });
       if (!(opts?.okCodes ?? [0]).includes(r.code)) {

@@ -116,7 +116,7 @@ async function applyChange(ctx: HostContext, change: Change): Promise<string | v
 async function runAction(ctx: HostContext, summary: string, action: RemoteAction): Promise<void> {
   const onOutput = (chunk: string) => {
     const line = chunk.trim().split('\n').pop();
-    if (line) ctx.progress(redact(line).slice(0, 120));
+    if (line) ctx.progress(line.slice(0, 120));
   };
   const r =
     'script' in action
