@@ -24,12 +24,22 @@ export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend
 
 const PACKAGE: Record<FirewallBackend, string> = { nftables: 'nftables', ufw: 'ufw', firewalld: 'firewalld' };
 
+/**
+ * Our nftables file needs no /etc/protocols or /etc/services, but firewalld resolves every protocol it is
+ * given ("tcp" in 8883/tcp too) with getprotobyname(): on a Debian host installed without netbase (minbase,
+ * slim images) it refuses every port. netbase (two small files) comes with it; ufw pulls it in through
+ * iptables anyway. On Rocky /etc/protocols belongs to `setup`, which every system has.
+ */
+function backendPackages(ctx: HostContext, backend: FirewallBackend): string[] {
+  return backend === 'firewalld' && ctx.facts.os.family === 'debian' ? [PACKAGE[backend], 'netbase'] : [PACKAGE[backend]];
+}
+
 export default defineRole({
   name: 'firewall',
   description: 'Inbound: the SSH port of this run, 8883, 9234 (optionally only from Prometheus), the LB listener from load balancers only; everything else dropped.',
   vars,
   phases: {
-    build: (ctx) => [packages({ name: 'firewall tooling', names: [PACKAGE[chosenBackend(ctx, ctx.vars.firewall_backend)]] })],
+    build: (ctx) => [packages({ name: 'firewall tooling', names: backendPackages(ctx, chosenBackend(ctx, ctx.vars.firewall_backend)) })],
     configure: (ctx) => {
       const v = ctx.vars;
       const backend = chosenBackend(ctx, v.firewall_backend);
