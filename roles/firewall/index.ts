@@ -27,8 +27,8 @@ const PACKAGE: Record<FirewallBackend, string> = { nftables: 'nftables', ufw: 'u
 /**
  * Our nftables file needs no /etc/protocols or /etc/services, but firewalld resolves every protocol it is
  * given ("tcp" in 8883/tcp too) with getprotobyname(): on a Debian host installed without netbase (minbase,
- * slim images) it refuses every port. netbase (two small files) comes with it; ufw pulls it in through
- * iptables anyway. On Rocky /etc/protocols belongs to `setup`, which every system has.
+ * slim images) it does not even load its stock configuration ("INVALID_PROTOCOL: esp"). netbase (two small
+ * files) comes with it; ufw pulls it in through iptables anyway. On Rocky /etc/protocols belongs to `setup`, which every system has.
  */
 function backendPackages(ctx: HostContext, backend: FirewallBackend): string[] {
   return backend === 'firewalld' && ctx.facts.os.family === 'debian' ? [PACKAGE[backend], 'netbase'] : [PACKAGE[backend]];
