@@ -9,10 +9,10 @@ import { copy, directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
 import { user } from '../../src/operations/user.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { brokerVars } from '../../src/cluster/broker.js';
 import { exporterEndpoint } from '../observability/scrape-config.js';
-import { controllerBuild, resolveLocal } from './binary.js';
+import { controllerBuild, resolveLocal } from '../../src/cluster/exporter-binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
 const BINARY = '/usr/local/bin/mosquitto_exporter';

@@ -4,8 +4,8 @@ import { zCidr, zPort } from '../../src/inventory/schema.js';
 import { firewall, type FirewallBackend } from '../../src/operations/firewall.js';
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
+import { brokerVars } from '../../src/cluster/broker.js';
+import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../../src/cluster/topology.js';
 
 const vars = z.object({
   ...brokerVars,

@@ -8,11 +8,11 @@ import { directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
 import { selinuxPort } from '../../src/operations/selinux.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { certificateFor } from '../pki/material.js';
-import { tlsVars } from '../pki/vars.js';
-import { activeBrokers, addressOf, loadBalancerHosts } from './topology.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { brokerVars } from '../../src/cluster/broker.js';
+import { certificateFor } from '../../src/cluster/certificate.js';
+import { tlsVars } from '../../src/cluster/tls-vars.js';
+import { activeBrokers, addressOf, loadBalancerHosts } from '../../src/cluster/topology.js';
 
 const vars = z.object({
   ...brokerVars,

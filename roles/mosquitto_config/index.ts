@@ -4,15 +4,15 @@ import { defineRole, type HostContext, type Step } from '../../src/engine/types.
 import { command } from '../../src/operations/command.js';
 import { directory, file } from '../../src/operations/file.js';
 import { shq } from '../../src/transport/shell-quote.js';
-import { certificateFor } from '../pki/material.js';
-import { tlsVars } from '../pki/vars.js';
-import { cedaloBrokerVars } from '../cedalo_ha/vars.js';
-import { systemCredentials } from './credentials.js';
+import { certificateFor } from '../../src/cluster/certificate.js';
+import { tlsVars } from '../../src/cluster/tls-vars.js';
+import { cedaloBrokerVars } from '../../src/cluster/cedalo.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
 import { passwordFileSteps } from './password-file.js';
 import { restartWithRollback, revertConfig } from './restart.js';
 import { renderMosquittoConf } from './template.js';
-import { loadBalancerHosts } from '../haproxy/topology.js';
-import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
+import { loadBalancerHosts } from '../../src/cluster/topology.js';
+import { BROKER_PATHS, brokerVars, dynsecPluginPath } from '../../src/cluster/broker.js';
 
 const vars = z.object({
   ...brokerVars,

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { planDynsec, readDynsecState, reconcileDynsec, mqttDefaultAclAccessSchema, mqttGroupsSchema, mqttRolesSchema, mqttUsersSchema } from '../../src/dynsec/index.js';
 import { defineRole, type RoleContext, type Step } from '../../src/engine/types.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { brokerVars } from '../../src/cluster/broker.js';
 import { desiredAuth } from './desired.js';
 
 const vars = z.object({

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defineRole, type Step } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
 import { unifiedDiff } from '../../src/operations/diff.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
+import { brokerVars } from '../../src/cluster/broker.js';
 import { renderScrapeConfig, scrapeConfigPath, scrapeTargets } from './scrape-config.js';
 
 const vars = z.object({

@@ -4,8 +4,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { HostContext } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { activeBrokers, addressOf } from '../haproxy/topology.js';
+import { brokerVars } from '../../src/cluster/broker.js';
+import { activeBrokers, addressOf } from '../../src/cluster/topology.js';
 
 /** One Prometheus target: `<address>:<port>`, labelled with the inventory name of the host it runs on. */
 export interface ScrapeTarget {

@@ -1,6 +1,6 @@
-import type { HostContext } from '../../src/engine/types.js';
-import { generatedSecret } from '../../src/generated-secrets.js';
-import type { Secret } from '../../src/secrets.js';
+import type { HostContext } from '../engine/types.js';
+import { generatedSecret } from '../generated-secrets.js';
+import type { Secret } from '../secrets.js';
 
 /** The broker's own accounts: given in the inventory, or generated once and kept beside it. */
 export function systemCredentials(

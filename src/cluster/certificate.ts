@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import type { HostContext } from '../../src/engine/types.js';
-import { ensureServerCert, type CertMaterial } from '../../src/pki/index.js';
+import type { HostContext } from '../engine/types.js';
+import { ensureServerCert, type CertMaterial } from '../pki/index.js';
 
 export interface TlsVars {
   pki_dir?: string | undefined;
