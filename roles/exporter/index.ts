@@ -11,7 +11,7 @@ import { service, systemdUnit } from '../../src/operations/service.js';
 import { user } from '../../src/operations/user.js';
 import { systemCredentials } from '../../src/cluster/credentials.js';
 import { brokerVars } from '../../src/cluster/broker.js';
-import { exporterEndpoint } from '../observability/scrape-config.js';
+import { exporterEndpoint } from '../../src/cluster/endpoints.js';
 import { controllerBuild, resolveLocal } from '../../src/cluster/exporter-binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
