@@ -23,8 +23,8 @@ import { waitUntil } from '../../src/health/broker-health.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
 import { redact, type Secret } from '../../src/secrets.js';
 import { systemCredentials } from '../../src/cluster/credentials.js';
-import { brokerVars } from '../../src/cluster/broker.js';
-import { cedaloVars, syncModeFor } from '../../src/cluster/cedalo.js';
+import { syncModeFor } from '../../src/cluster/cedalo.js';
+import { brokerVars, cedaloVars } from '../../src/cluster/variables.js';
 import { aclBarrier, type AclEntry } from './acl.js';
 
 /** What the cluster step needs to know of one broker of the inventory. */

@@ -15,8 +15,11 @@ export interface TlsVars {
 
 const cache = new Map<string, Promise<CertMaterial>>();
 
+/** `pki_dir` when unset: `pki/` in the inventory directory. */
+export const DEFAULT_PKI_DIR = 'pki';
+
 export function pkiDir(ctx: HostContext, vars: TlsVars): string {
-  return resolve(ctx.play.inventory.baseDir, vars.pki_dir ?? 'pki');
+  return resolve(ctx.play.inventory.baseDir, vars.pki_dir ?? DEFAULT_PKI_DIR);
 }
 
 /** Names a client may use for this host: inventory name, hostname, FQDN, addresses, plus extra names and the VIP. */

@@ -2,12 +2,12 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { HostContext } from '../engine/types.js';
 import { StepError } from '../errors.js';
-import { brokerVars } from './broker.js';
+import { brokerVars, VARIABLES } from './variables.js';
 
 /** The variables of another host that decide where its metrics are served (same definitions as the roles that serve them). */
 const endpointVars = z.object({
   exporter_port: brokerVars.exporter_port,
-  exporter_bind_address: z.string().min(1).optional(),
+  exporter_bind_address: VARIABLES.exporter_bind_address,
   haproxy_metrics_port: brokerVars.haproxy_metrics_port,
 });
 export type EndpointVars = z.output<typeof endpointVars>;
