@@ -134,6 +134,9 @@ export const VARIABLES = {
 
 export type VariableName = keyof typeof VARIABLES;
 
+/** The parsed values of a group of catalogue entries: `VarsOf<typeof tlsVars>`. */
+export type VarsOf<S extends z.ZodRawShape> = z.output<z.ZodObject<S>>;
+
 /** The catalogue entries a role reads, by name: `z.object({ ...pick('a', 'b') })`. */
 export function pick<K extends VariableName>(...names: K[]): Pick<typeof VARIABLES, K> {
   return Object.fromEntries(names.map((n) => [n, VARIABLES[n]])) as Pick<typeof VARIABLES, K>;
