@@ -1,4 +1,26 @@
-/** Where the broker keeps its files on a host (its variables are in ./variables.ts). */
+import { z } from 'zod';
+import { zPort, zSecret } from '../inventory/schema.js';
+
+/** Variables several broker roles read; one definition so their types never disagree. */
+export const brokerVars = {
+  mqtt_tls_port: zPort.default(8883),
+  mqtt_local_port: zPort.default(1883),
+  /** Plain listener on the broker's private address for load-balancer traffic (TLS ends at HAProxy). */
+  mqtt_lb_port: zPort.default(1884),
+  mqtt_auth_backend: z.enum(['dynsec', 'password_file']).default('dynsec'),
+  mqtt_admin_user: z.string().min(1).default('provision-admin'),
+  mqtt_admin_password: zSecret.optional(),
+  mqtt_health_user: z.string().min(1).default('provision-health'),
+  mqtt_health_password: zSecret.optional(),
+  exporter_user: z.string().min(1).default('provision-exporter'),
+  exporter_password: zSecret.optional(),
+  exporter_port: zPort.default(9234),
+  haproxy_metrics_port: zPort.default(8404),
+  haproxy_peers_port: zPort.default(10000),
+  verify_user: z.string().min(1).default('provision-verify'),
+  verify_password: zSecret.optional(),
+};
+
 export const BROKER_PATHS = {
   confDir: '/etc/mosquitto',
   conf: '/etc/mosquitto/mosquitto.conf',
