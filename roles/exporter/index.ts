@@ -9,10 +9,10 @@ import { copy, directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
 import { user } from '../../src/operations/user.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { exporterEndpoint } from '../observability/scrape-config.js';
-import { controllerBuild, resolveLocal } from './binary.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { brokerVars, pick } from '../../src/cluster/variables.js';
+import { exporterEndpoint } from '../../src/cluster/endpoints.js';
+import { controllerBuild, resolveLocal } from '../../src/cluster/exporter-binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
 const BINARY = '/usr/local/bin/mosquitto_exporter';
@@ -29,17 +29,7 @@ if [ "$started" -gt 0 ] && [ -n "$newest" ] && [ "$newest" -le "$started" ]; the
 const HOST_BUILD_DIR = '/var/cache/provision/exporter-build';
 const GO_PACKAGES = ['golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev', 'git'];
 
-const vars = z.object({
-  ...brokerVars,
-  exporter_source: z.enum(['controller-build', 'binary', 'host-build']).default('controller-build'),
-  exporter_repo_url: z.string().min(1).default('https://github.com/sapcc/mosquitto-exporter.git'),
-  exporter_ref: z.string().min(1).default('v0.8.0'),
-  exporter_version: z.string().min(1).default('0.8.0'),
-  exporter_binary: z.string().min(1).optional(),
-  exporter_build_cache: z.string().min(1).optional(),
-  exporter_bind_address: z.string().min(1).optional(),
-  exporter_system_user: z.string().min(1).default('exporter'),
-});
+const vars = z.object({ ...brokerVars, ...pick('exporter_source', 'exporter_repo_url', 'exporter_ref', 'exporter_version', 'exporter_binary', 'exporter_build_cache', 'exporter_bind_address', 'exporter_system_user') });
 
 export default defineRole({
   name: 'exporter',

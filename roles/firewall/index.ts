@@ -1,21 +1,12 @@
 import { z } from 'zod';
 import { defineRole, type HostContext } from '../../src/engine/types.js';
-import { zCidr, zPort } from '../../src/inventory/schema.js';
 import { firewall, type FirewallBackend } from '../../src/operations/firewall.js';
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
+import { brokerVars, pick } from '../../src/cluster/variables.js';
+import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../../src/cluster/topology.js';
 
-const vars = z.object({
-  ...brokerVars,
-  firewall_backend: z.enum(['auto', 'nftables', 'ufw', 'firewalld']).default('auto'),
-  cluster_vip: z.string().min(1).optional(),
-  cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
-  cedalo_ha_port: zPort.default(7000),
-  prometheus_cidr: z.array(zCidr).default([]),
-  firewall_extra_ports: z.array(z.object({ port: zPort, proto: z.enum(['tcp', 'udp']).default('tcp'), sources: z.array(zCidr).default([]) }).strict()).default([]),
-});
+const vars = z.object({ ...brokerVars, ...pick('firewall_backend', 'cluster_vip', 'cluster_backend', 'cedalo_ha_port', 'prometheus_cidr', 'firewall_extra_ports') });
 
 export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend): FirewallBackend {
   if (wanted !== 'auto') return wanted;

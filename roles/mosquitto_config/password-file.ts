@@ -4,7 +4,7 @@ import { desiredAuthFromInventory } from '../../src/dynsec/index.js';
 import { file } from '../../src/operations/file.js';
 import type { Secret } from '../../src/secrets.js';
 import { shq } from '../../src/transport/shell-quote.js';
-import { BROKER_PATHS } from './vars.js';
+import { BROKER_PATHS } from '../../src/cluster/broker.js';
 
 interface Login {
   username: string;

@@ -1,8 +1,8 @@
 import { StepError } from '../../src/errors.js';
 import type { HostContext, Step } from '../../src/engine/types.js';
 import { plainLoginCheck, tlsLoginCheck, waitUntil, type BrokerLogin } from '../../src/health/broker-health.js';
-import { BROKER_PATHS } from './vars.js';
-import { loadBalancerHosts } from '../haproxy/topology.js';
+import { BROKER_PATHS } from '../../src/cluster/broker.js';
+import { loadBalancerHosts } from '../../src/cluster/topology.js';
 import { HAPROXY_BACKEND_NAME } from '../../src/haproxy/config.js';
 import { backendServerStatus } from '../../src/haproxy/stats.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { zPort, zSecret } from '../../src/inventory/schema.js';
+import { zPort, zSecret } from '../inventory/schema.js';
 
 /** Variables several broker roles read; one definition so their types never disagree. */
 export const brokerVars = {

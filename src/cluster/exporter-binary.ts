@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import type { HostContext } from '../../src/engine/types.js';
-import { buildExporterOnController, type ExporterBuildResult } from '../../src/exporter/controller-build.js';
+import type { HostContext } from '../engine/types.js';
+import { buildExporterOnController, type ExporterBuildResult } from '../exporter/controller-build.js';
 
 const builds = new Map<string, Promise<ExporterBuildResult>>();
 
