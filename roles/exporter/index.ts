@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
@@ -9,6 +10,7 @@ import { copy, directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
 import { user } from '../../src/operations/user.js';
+import { shq } from '../../src/transport/shell-quote.js';
 import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { exporterEndpoint } from '../observability/scrape-config.js';
@@ -27,6 +29,23 @@ if [ "$started" -gt 0 ] && [ -n "$newest" ] && [ "$newest" -le "$started" ]; the
   parse: (out) => (out.trim() === 'stopped' ? 'stopped' : out.trim() === 'current' ? 'current' : 'stale'),
 };
 const HOST_BUILD_DIR = '/var/cache/provision/exporter-build';
+const HOST_BUILD_REF = '/usr/local/lib/provision/exporter.ref';
+
+/**
+ * exporter_source: host-build. The build (fetched sources, go build) runs as the unprivileged build user in a
+ * build dir it owns; only the final install of the finished binary runs as root. The build script runs as its
+ * own `sh -c` so its multi-line text never meets the shell syntax around it; its last stdout line is the binary.
+ */
+export function hostBuildScript(o: { repoUrl: string; ref: string; version: string; buildUser: string }): string {
+  const build = exporterBuildScriptForHost({ repoUrl: o.repoUrl, ref: o.ref, version: o.version, workDir: HOST_BUILD_DIR, buildUser: o.buildUser });
+  return `set -e
+out=$(sh -c ${shq(build)})
+bin=$(printf '%s\\n' "$out" | tail -n 1)
+case "$bin" in ${HOST_BUILD_DIR}/bin/*) ;; *) echo "exporter build printed no binary path" >&2; exit 1;; esac
+install -o root -g root -m 0755 "$bin" ${BINARY}
+mkdir -p ${dirname(HOST_BUILD_REF)}
+printf '%s' ${shq(o.ref)} > ${HOST_BUILD_REF}`;
+}
 const GO_PACKAGES = ['golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev', 'git'];
 
 const vars = z.object({
@@ -39,6 +58,8 @@ const vars = z.object({
   exporter_build_cache: z.string().min(1).optional(),
   exporter_bind_address: z.string().min(1).optional(),
   exporter_system_user: z.string().min(1).default('exporter'),
+  /** host-build: the unprivileged system user the build runs as (owns /var/cache/provision/exporter-build). */
+  exporter_build_user: z.string().min(1).default('exporter-build'),
 });
 
 export default defineRole({
@@ -53,11 +74,13 @@ export default defineRole({
         if (ctx.facts.os.family !== 'debian')
           throw new StepError(`exporter_source: host-build uses Debian's Go packages and works on Debian hosts only; on ${ctx.facts.os.pretty} use controller-build (the default) or binary`);
         steps.push(
+          user({ name: v.exporter_build_user, system: true, shell: '/usr/sbin/nologin', home: HOST_BUILD_DIR, createHome: false }),
           packages({ name: 'Go toolchain for the exporter build', names: GO_PACKAGES }),
           command({
-            name: `build the exporter on the host at ${v.exporter_ref}`,
-            unless: `test -x ${BINARY} && test "$(cat /usr/local/lib/provision/exporter.ref 2>/dev/null)" = ${JSON.stringify(v.exporter_ref)}`,
-            script: `set -e; bin=$(${exporterBuildScriptForHost({ repoUrl: v.exporter_repo_url, ref: v.exporter_ref, version: v.exporter_version, workDir: HOST_BUILD_DIR }).replace(/\n/g, '\n')} | tail -n 1); install -m 0755 "$bin" ${BINARY}; mkdir -p /usr/local/lib/provision; printf '%s' ${JSON.stringify(v.exporter_ref)} > /usr/local/lib/provision/exporter.ref`,
+            name: `build the exporter on the host at ${v.exporter_ref} (as ${v.exporter_build_user})`,
+            unless: `test -x ${BINARY} && test "$(cat ${HOST_BUILD_REF} 2>/dev/null)" = ${shq(v.exporter_ref)}`,
+            script: hostBuildScript({ repoUrl: v.exporter_repo_url, ref: v.exporter_ref, version: v.exporter_version, buildUser: v.exporter_build_user }),
+            timeoutMs: 30 * 60_000,
             notify: ['restart exporter'],
           }),
         );
