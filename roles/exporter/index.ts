@@ -102,7 +102,8 @@ export default defineRole({
       const unit = { binary: BINARY, envFile: ENV_FILE, user: v.exporter_system_user };
       return [
         directory({ path: '/etc/mosquitto-exporter', owner: 'root', group: 'root', mode: '0755' }),
-        file({ name: 'exporter credentials (environment file)', path: ENV_FILE, content: env, owner: 'root', group: 'root', mode: '0600', sensitive: true, notify: ['restart exporter'] }),
+        // backup: it names the broker's local port, so a broker restart that is rolled back restores it too.
+        file({ name: 'exporter credentials (environment file)', path: ENV_FILE, content: env, owner: 'root', group: 'root', mode: '0600', sensitive: true, backup: true, notify: ['restart exporter'] }),
         ctx.facts.init === 'systemd'
           ? systemdUnit({ name: 'mosquitto-exporter.service', content: renderExporterUnit(unit), notify: ['restart exporter'] })
           : file({ name: 'exporter init script', path: '/etc/init.d/mosquitto-exporter', content: renderSysvScript(unit), owner: 'root', group: 'root', mode: '0755', notify: ['restart exporter'] }),
