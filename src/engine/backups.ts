@@ -41,7 +41,7 @@ function journal(shared: PlayContext['shared'], host: string): HostBackups {
 /** Called when a file step replaced (or created) a file. */
 export function recordWritten(ctx: HostContext, b: FileBackup): void {
   const j = journal(ctx.play.shared, ctx.name);
-  // The first write in a run holds the state from before the run: a second write of the same path keeps it.
+  // One entry per path (a path written twice in a run keeps its first entry; its copy then holds the first write).
   if (j.written.some((w) => w.path === b.path)) return;
   j.written.push(b);
   if (b.backup) j.stale.delete(b.backup);

@@ -19,8 +19,9 @@ export const UPSTREAM_REF = 'v0.8.0';
 export const UPSTREAM_COMMIT = 'e26806496667e6c2b5b704ee17e2bf01067e419b';
 const UPSTREAM_NAME = 'sapcc-mosquitto-exporter.git';
 
-/** The upstream copy: beside the checkout, or beside the directory of worktrees holding it. */
+/** The upstream copy: beside the checkout, or beside the directory of worktrees holding it. PROVISION_TEST_STANDIN=1: none. */
 export function upstreamExporterDir(): string | undefined {
+  if (process.env.PROVISION_TEST_STANDIN === '1') return undefined;
   for (const up of ['..', '../..']) {
     const p = resolve(PROJECT, up, 'shared', 'upstream', UPSTREAM_NAME);
     if (existsSync(join(p, 'objects'))) return p;
