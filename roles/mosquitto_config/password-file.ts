@@ -68,5 +68,5 @@ export function passwordFileSteps(ctx: HostContext & { vars: Record<string, unkn
       return { changes: [{ summary: [...set.map((u) => `set password of ${u.username}`), ...remove.map((u) => `remove ${u}`)].join(', '), actions: [{ script }] }] };
     },
   };
-  return [passwords, file({ name: 'ACL file', path: BROKER_PATHS.aclFile, content: aclFor(ctx.vars, system), owner: 'root', group: 'mosquitto', mode: '0640', notify: ['restart mosquitto'] })];
+  return [passwords, file({ name: 'ACL file', path: BROKER_PATHS.aclFile, content: aclFor(ctx.vars, system), owner: 'root', group: 'mosquitto', mode: '0640', backup: true, notify: ['restart mosquitto'] })];
 }

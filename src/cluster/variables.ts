@@ -62,6 +62,8 @@ export const VARIABLES = {
   exporter_build_cache: z.string().min(1).optional(),
   exporter_bind_address: z.string().min(1).optional(),
   exporter_system_user: z.string().min(1).default('exporter'),
+  /** host-build: the unprivileged system user the build runs as (owns /var/cache/provision/exporter-build). */
+  exporter_build_user: z.string().min(1).default('exporter-build'),
 
   // Observability (role observability)
   /** Where the scrape config goes: relative to the inventory directory, or absolute. Default `prometheus`. */
@@ -129,6 +131,7 @@ export const VARIABLE_DOCS: Record<VariableName, string> = {
   exporter_build_cache: 'controller build cache; unset: $XDG_CACHE_HOME/provision/exporter',
   exporter_bind_address: 'address:port the exporter listens on; unset: primary address and exporter_port',
   exporter_system_user: 'system user running the exporter',
+  exporter_build_user: 'host-build: unprivileged system user the exporter build runs as',
   prometheus_scrape_config_dir: 'where provision.yml is written; unset: prometheus (relative to the inventory directory)',
   cluster_backend: "cedalo: Cedalo's HA plugin forms the cluster",
   cedalo_ha_plugin_path: 'the HA plugin on the broker; null: simulator mode',
