@@ -25,7 +25,8 @@ const vars = z.object({
   sys_interval: z.number().int().min(1).max(3600).default(10),
   persistence: z.boolean().default(true),
   autosave_interval: z.number().int().min(1).default(60),
-  mosquitto_extra_config: z.array(z.string()).default([]),
+  /** One mosquitto.conf line per item: a CR/LF/NUL inside one would smuggle in lines nobody reads as such. */
+  mosquitto_extra_config: z.array(z.string().refine((l) => !/[\r\n\u0000]/.test(l), 'expected one line (no CR, LF or NUL)')).default([]),
   mqtt_users: mqttUsersSchema.default([]),
   mqtt_roles: mqttRolesSchema.default([]),
   mqtt_groups: mqttGroupsSchema.default([]),

@@ -11,14 +11,27 @@
  */
 import { z } from 'zod';
 import { Secret } from '../secrets.js';
+import { zMqttName } from '../inventory/schema.js';
+import { topicFilterProblem } from './topic.js';
 import { ACL_TYPES, DEFAULT_ACL_TYPES, type DesiredAuth } from './types.js';
 
-const name = z.string().min(1).max(65535).refine((s) => !/[\u0000]/.test(s), 'must not contain NUL characters');
+const name = zMqttName;
+
+/** A free-text label: JSON carries any character, but the broker keeps it as a C string (a NUL would never converge). */
+const textname = z.string().refine((s) => !s.includes('\u0000'), 'expected a text without NUL characters');
+
+/** A topic filter, checked here so that the broker never refuses one half-way through a change set. */
+export const topicFilterSchema = z.string().superRefine((t, ctx) => {
+  const problem = topicFilterProblem(t);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a valid MQTT topic filter, not ${problem}` });
+});
 
 export const secretSchema = z
   .union([z.string().min(1, 'password must not be empty'), z.instanceof(Secret)])
   .transform((v) => (typeof v === 'string' ? new Secret(v) : v))
-  .refine((s) => s.reveal().length > 0, 'password must not be empty');
+  .refine((s) => s.reveal().length > 0, 'password must not be empty')
+  // mosquitto_passwd reads the password as one line; the broker keeps it as a C string.
+  .refine((s) => !/[\r\n\u0000]/.test(s.reveal()), 'expected a password without CR, LF or NUL characters');
 
 export const roleRefSchema = z
   .union([
@@ -35,7 +48,7 @@ export const roleRefSchema = z
 export const mqttAclSchema = z
   .object({
     acltype: z.enum(ACL_TYPES),
-    topic: z.string().min(1),
+    topic: topicFilterSchema,
     allow: z.boolean().default(true),
     priority: z.number().int().optional(),
   })
@@ -45,7 +58,7 @@ export const mqttUserSchema = z
   .object({
     username: name,
     password: secretSchema,
-    textname: z.string().optional(),
+    textname: textname.optional(),
     roles: z.array(roleRefSchema).default([]),
     groups: z.array(name).optional(),
     disabled: z.boolean().optional(),
@@ -55,7 +68,7 @@ export const mqttUserSchema = z
 export const mqttRoleSchema = z
   .object({
     rolename: name,
-    textname: z.string().optional(),
+    textname: textname.optional(),
     acls: z.array(mqttAclSchema).default([]),
   })
   .strict();
