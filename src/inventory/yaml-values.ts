@@ -103,7 +103,9 @@ export function deref(y: YamlFile, node: unknown): ParsedNode | null {
   for (let i = 0; n && isAlias(n); i++) {
     if (i > 50) return null;
     if (++y.spent.aliases > YAML_LIMITS.aliases) fail(aliasBomb(`${YAML_LIMITS.aliases} alias resolutions`), posOf(y, n));
-    n = n.resolve(y.doc) as ParsedNode | undefined;
+    const target = n.resolve(y.doc) as ParsedNode | undefined;
+    if (!target) fail(`alias *${n.source} refers to no anchor &${n.source} defined before it`, posOf(y, n));
+    n = target;
   }
   return n ?? null;
 }
