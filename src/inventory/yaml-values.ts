@@ -1,6 +1,6 @@
 import {
-  Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument,
-  type Node, type ParsedNode, type Scalar, type ScalarTag, type Tags,
+  Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit,
+  type Alias, type Node, type ParsedNode, type Scalar, type ScalarTag, type Tags,
 } from 'yaml';
 import { InputError } from '../errors.js';
 import { UnsafeText, parseLookupMapping, parseLookupString } from './markers.js';
@@ -97,13 +97,39 @@ export function fail(problem: string, loc: SourceLocation, path?: string): never
   throw new InputError(problem, loc.file, loc.line, loc.column, path);
 }
 
+/** Anchors of a document by name, in document order: built once, as Alias.resolve walks the whole document each time. */
+const anchorIndex = new WeakMap<Document.Parsed, Map<string, { offset: number; node: ParsedNode }[]>>();
+
+/** The node an alias names: the last anchor of that name before it (as Alias.resolve), without a walk per alias. */
+function resolveAlias(y: YamlFile, alias: Alias): ParsedNode | undefined {
+  let index = anchorIndex.get(y.doc);
+  if (!index) {
+    const built = new Map<string, { offset: number; node: ParsedNode }[]>();
+    visit(y.doc, {
+      Node: (_key, node) => {
+        const anchor = (node as { anchor?: string }).anchor;
+        if (isAlias(node) || !anchor) return;
+        const list = built.get(anchor) ?? [];
+        list.push({ offset: (node as ParsedNode).range?.[0] ?? 0, node: node as ParsedNode });
+        built.set(anchor, list);
+      },
+    });
+    anchorIndex.set(y.doc, built);
+    index = built;
+  }
+  const at = alias.range?.[0] ?? Number.MAX_SAFE_INTEGER;
+  let found: ParsedNode | undefined;
+  for (const a of index.get(alias.source) ?? []) if (a.offset < at) found = a.node;
+  return found;
+}
+
 /** Follow aliases (`*anchor`) to the node they name. */
 export function deref(y: YamlFile, node: unknown): ParsedNode | null {
   let n = node as ParsedNode | null | undefined;
   for (let i = 0; n && isAlias(n); i++) {
     if (i > 50) return null;
     if (++y.spent.aliases > YAML_LIMITS.aliases) fail(aliasBomb(`${YAML_LIMITS.aliases} alias resolutions`), posOf(y, n));
-    const target = n.resolve(y.doc) as ParsedNode | undefined;
+    const target = resolveAlias(y, n);
     if (!target) fail(`alias *${n.source} refers to no anchor &${n.source} defined before it`, posOf(y, n));
     n = target;
   }
