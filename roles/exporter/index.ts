@@ -14,6 +14,7 @@ import { brokerVars } from '../mosquitto_config/vars.js';
 import { exporterEndpoint } from '../observability/scrape-config.js';
 import { controllerBuild, resolveLocal } from './binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
+import { zOneLine } from '../../src/inventory/schema.js';
 
 const BINARY = '/usr/local/bin/mosquitto_exporter';
 const ENV_FILE = '/etc/mosquitto-exporter/env';
@@ -37,7 +38,7 @@ const vars = z.object({
   exporter_version: z.string().min(1).default('0.8.0'),
   exporter_binary: z.string().min(1).optional(),
   exporter_build_cache: z.string().min(1).optional(),
-  exporter_bind_address: z.string().min(1).optional(),
+  exporter_bind_address: zOneLine.pipe(z.string().min(1)).optional(),
   exporter_system_user: z.string().min(1).default('exporter'),
 });
 

@@ -7,13 +7,14 @@ import { StepError } from '../../src/errors.js';
 import { unifiedDiff } from '../../src/operations/diff.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { renderScrapeConfig, scrapeConfigPath, scrapeTargets } from './scrape-config.js';
+import { zOneLine } from '../../src/inventory/schema.js';
 
 const vars = z.object({
   /** Where the scrape config goes: relative to the inventory directory, or absolute. Default `prometheus`. */
   prometheus_scrape_config_dir: z.string().min(1).optional(),
   // Read per target host from the inventory (see scrape-config.ts); declared here so they are validated and documented.
   exporter_port: brokerVars.exporter_port,
-  exporter_bind_address: z.string().min(1).optional(),
+  exporter_bind_address: zOneLine.pipe(z.string().min(1)).optional(),
   haproxy_metrics_port: brokerVars.haproxy_metrics_port,
 });
 

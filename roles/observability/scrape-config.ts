@@ -6,6 +6,7 @@ import type { HostContext } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { activeBrokers, addressOf } from '../haproxy/topology.js';
+import { zOneLine } from '../../src/inventory/schema.js';
 
 /** One Prometheus target: `<address>:<port>`, labelled with the inventory name of the host it runs on. */
 export interface ScrapeTarget {
@@ -26,7 +27,7 @@ export const DEFAULT_SCRAPE_CONFIG_DIR = 'prometheus';
 /** The variables of another host that decide where its metrics are served (same definitions as the roles that serve them). */
 const endpointVars = z.object({
   exporter_port: brokerVars.exporter_port,
-  exporter_bind_address: z.string().min(1).optional(),
+  exporter_bind_address: zOneLine.pipe(z.string().min(1)).optional(),
   haproxy_metrics_port: brokerVars.haproxy_metrics_port,
 });
 type EndpointVars = z.output<typeof endpointVars>;

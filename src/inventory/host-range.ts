@@ -2,6 +2,9 @@ import { isIPv6 } from 'node:net';
 
 /** A host pattern `name`, `name:port`, `[v6]:port`, `bare:v6::addr`, ranges kept in `name`. Throws Error on a bad port. */
 export function splitHostPort(pattern: string): { name: string; port?: number } {
+  // A host name reaches files (the exporter's client id, its environment file): a LF there would add lines.
+  const ctl = pattern.search(/[\u0000-\u001f\u007f]/);
+  if (ctl >= 0) throw new Error(`invalid host ${JSON.stringify(pattern)}: a host name must not contain control characters (U+${pattern.charCodeAt(ctl).toString(16).toUpperCase().padStart(4, '0')} at character ${ctl + 1})`);
   const bracketed = /^\[([0-9A-Fa-f:.%\w]+)\](?::(\d+))?$/.exec(pattern);
   if (bracketed && isIPv6(bracketed[1])) {
     return bracketed[2] === undefined ? { name: bracketed[1] } : { name: bracketed[1], port: toPort(bracketed[2], pattern) };

@@ -84,3 +84,8 @@ export const zMqttName = z
 export const zMqttPassword = zSecret.superRefine((s, ctx) => {
   if (/[\r\n\u0000]/.test(s.reveal())) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a password without CR, LF or NUL characters' });
 });
+
+/** Free text that ends up as one line of a file (an `address:port`, an environment value): no control characters. */
+export const zOneLine = z.string().superRefine((s, ctx) => {
+  if (hasControlChars(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected one line of text without control characters (found ${describeControlChar(s)})` });
+});
