@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { mqttDefaultAclAccessSchema, mqttGroupsSchema, mqttRolesSchema, mqttUsersSchema } from '../dynsec/schema.js';
-import { zCidr, zPort, zSecret } from '../inventory/schema.js';
+import { zCidr, zOneLine, zPort, zSecret } from '../inventory/schema.js';
 import { brokerVars } from './broker.js';
 import { cedaloBrokerVars, cedaloVars } from './cedalo.js';
 import { tlsVars } from './tls-vars.js';
@@ -35,7 +35,8 @@ export const VARIABLES = {
   sys_interval: z.number().int().min(1).max(3600).default(10),
   persistence: z.boolean().default(true),
   autosave_interval: z.number().int().min(1).default(60),
-  mosquitto_extra_config: z.array(z.string()).default([]),
+  /** One mosquitto.conf line per item: a CR/LF/NUL inside one would smuggle in lines nobody reads as such. */
+  mosquitto_extra_config: z.array(z.string().refine((l) => !/[\r\n\u0000]/.test(l), 'expected one line (no CR, LF or NUL)')).default([]),
 
   // Users, roles, groups, ACLs (roles mqtt_auth, mosquitto_config)
   mqtt_users: mqttUsersSchema.default([]),
@@ -60,7 +61,7 @@ export const VARIABLES = {
   exporter_version: z.string().min(1).default('0.8.0'),
   exporter_binary: z.string().min(1).optional(),
   exporter_build_cache: z.string().min(1).optional(),
-  exporter_bind_address: z.string().min(1).optional(),
+  exporter_bind_address: zOneLine.pipe(z.string().min(1)).optional(),
   exporter_system_user: z.string().min(1).default('exporter'),
   /** host-build: the unprivileged system user the build runs as (owns /var/cache/provision/exporter-build). */
   exporter_build_user: z.string().min(1).default('exporter-build'),

@@ -26,6 +26,8 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
     process.stdout.write(`${await listTasks(inventory, playbook, o)}\n`);
     return 0;
   }
+  // Bad connection variables (ansible_port: 0, …) are input errors, reported before any host is touched.
+  for (const name of inventory.selectHosts(o.limit ?? 'all')) connectionSpecFor(inventory.hosts.get(name)!, inventory.files[0]!);
   const tty = process.stdout.isTTY && !o.plain && !process.env.CI;
   const renderer = tty ? listrRenderer({ diff: o.diff, verbose: o.verbose }) : plainRenderer({ diff: o.diff, verbose: o.verbose });
   const report = await runPlaybook({
