@@ -4,8 +4,8 @@
  *
  * Another apt or dpkg (unattended-upgrades, a user's apt) may hold a lock. apt ≥ 1.9 waits for the dpkg frontend
  * lock with `-o DPkg::Lock::Timeout=N`, but apt 2.6 fails at once on the lists lock (`apt-get update`) and the
- * archives lock (`apt-get install`), whatever that option says. So every apt-get runs with the option and, when it
- * still fails on a lock, is retried until the bound; meanwhile a progress line names the lock and its holder, and
+ * archives lock (`apt-get install`), whatever that option says. So every apt-get runs with the option (a few
+ * seconds per attempt) and, when it still fails on a lock, is retried until the bound; meanwhile a progress line names the lock and its holder, and
  * the final error says who held it.
  */
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { describeHolder, parseAptLockLine, type AptLockHolder } from './apt-lock
 import { runLocal } from './local-command.js';
 
 export const DEFAULT_APT_LOCK_TIMEOUT_SECONDS = 300;
+/** DPkg::Lock::Timeout of one apt-get attempt. */
+const ATTEMPT_LOCK_SECONDS = 5;
 
 export class PackageInstallError extends ProvisionError {
   override readonly exitKind = 'failed';
@@ -80,7 +82,9 @@ export async function aptGet(args: string[], o: AptOptions & { deadline?: number
     o.log?.(`${shown}: waiting for ${describeHolder(h)} (${Math.round((Date.now() - started) / 1000)} s of at most ${bound} s)`);
   };
   for (;;) {
-    const remaining = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+    // apt waits for the frontend lock itself, but in short slices: a failed attempt names the holder, so a progress
+    // line appears even where apt prints nothing while it waits.
+    const remaining = Math.min(ATTEMPT_LOCK_SECONDS, Math.max(0, Math.ceil((deadline - Date.now()) / 1000)));
     let holder: AptLockHolder | undefined;
     const r = await runLocal('apt-get', ['-o', `DPkg::Lock::Timeout=${remaining}`, ...args], {
       env,
