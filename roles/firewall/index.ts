@@ -6,9 +6,11 @@ import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
+import { bridgeVars, isBridged } from '../../src/mosquitto/bridge-vars.js';
 
 const vars = z.object({
   ...brokerVars,
+  ...bridgeVars,
   firewall_backend: z.enum(['auto', 'nftables', 'ufw', 'firewalld']).default('auto'),
   cluster_vip: z.string().min(1).optional(),
   cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
@@ -62,6 +64,8 @@ export default defineRole({
         ...(broker && v.cluster_backend === 'cedalo' && peerBrokers.length
           ? [{ port: v.cedalo_ha_port, proto: 'tcp' as const, sources: peerBrokers, comment: 'Cedalo HA cluster (other brokers only)' }]
           : []),
+        // Cluster bridges: TLS from the other brokers only.
+        ...(broker && isBridged(v) && peerBrokers.length ? [{ port: v.mqtt_bridge_port, proto: 'tcp' as const, sources: peerBrokers, comment: 'MQTT bridges (other brokers only)' }] : []),
         ...v.firewall_extra_ports.map((p) => ({ ...p, comment: 'firewall_extra_ports' })),
       ];
       const steps = [firewall({ backend, allow, sshPort: ctx.transport.sshPort, defaultInbound: 'drop' })];

@@ -11,13 +11,16 @@ import { systemCredentials } from './credentials.js';
 import { passwordFileSteps } from './password-file.js';
 import { restartWithRollback, revertConfig } from './restart.js';
 import { renderMosquittoConf } from './template.js';
-import { loadBalancerHosts } from '../haproxy/topology.js';
+import { activeBrokers, loadBalancerHosts } from '../haproxy/topology.js';
+import { bridgeConfFor } from './bridge.js';
+import { bridgeVars } from '../../src/mosquitto/bridge-vars.js';
 import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
 
 const vars = z.object({
   ...brokerVars,
   ...tlsVars,
   ...cedaloBrokerVars,
+  ...bridgeVars,
   max_keepalive: z.number().int().min(5).max(65535).default(60),
   max_packet_size: z.number().int().min(1024).max(268435455).default(1048576),
   max_queued_messages: z.number().int().min(0).default(1000),
@@ -76,6 +79,7 @@ export default defineRole({
         extra: v.mosquitto_extra_config,
         // Cedalo HA: plugin, control API and admin listener (roles/cedalo_ha forms the cluster).
         ...(v.cluster_backend === 'cedalo' ? { cedalo: { pluginPath: v.cedalo_ha_plugin_path, adminPort: v.cedalo_admin_port } } : {}),
+        ...bridgeConfFor(ctx, activeBrokers(ctx)),
       });
       steps.push(file({ name: 'mosquitto.conf', path: BROKER_PATHS.conf, content: conf, owner: 'root', group: 'mosquitto', mode: '0640', backup: true, notify: ['restart mosquitto'] }));
       return steps;

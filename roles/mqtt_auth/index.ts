@@ -5,9 +5,11 @@ import { ControlClient } from '../../src/mqtt/control-client.js';
 import { systemCredentials } from '../mosquitto_config/credentials.js';
 import { brokerVars } from '../mosquitto_config/vars.js';
 import { desiredAuth } from './desired.js';
+import { bridgeVars } from '../../src/mosquitto/bridge-vars.js';
 
 const vars = z.object({
   ...brokerVars,
+  ...bridgeVars,
   mqtt_users: mqttUsersSchema.default([]),
   mqtt_roles: mqttRolesSchema.default([]),
   mqtt_groups: mqttGroupsSchema.default([]),
