@@ -1,0 +1,156 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostShell, sandboxDown, sandboxUp, type Sandbox } from '../../src/sandbox/index.js';
+import { eventually, sampleWhile } from '../support/broker-checks.js';
+import { deliveryMatrix, steadyFlow, timeUntilDelivered, type BrokerEndpoint, type Matrix } from '../support/bridge-delivery.js';
+import { changedCount, provision } from '../support/cli.js';
+import { makeExporterGitRepo } from '../support/exporter-fixture.js';
+
+// Bridged active-active on 3 real brokers: the property (exactly once while stable, never a storm, the tree
+// re-forms around a lost broker and returns to it), not just one message crossing.
+const NAME = 'h-bridge';
+let sb: Sandbox;
+let dir: string;
+let ca: Buffer;
+let inv: string;
+const login = { username: 'app', password: 'App-Pa55-word' };
+const env = { APP_PW: login.password };
+const figures: Record<string, unknown> = {};
+const sh = async (host: string, cmd: string) => (await hostShell(sb.name, host, cmd)).stdout.trim();
+const broker = (name: string): BrokerEndpoint => ({ name, address: sb.hosts.find((h) => h.name === name)!.address });
+const brokers = (...names: string[]) => names.map(broker);
+
+/** The broker each broker's bridge is connected to right now (from its established TCP connections to port 8884). */
+async function parentOf(host: string): Promise<string | undefined> {
+  const peers = (await sh(host, "ss -Htn state established '( dport = :8884 )' | awk '{print $NF}'")).split('\n').filter(Boolean);
+  if (peers.length > 1) throw new Error(`${host} has ${peers.length} bridge connections: ${peers.join(', ')}`);
+  const ip = peers[0]?.replace(/:\d+$/, '');
+  return ip ? sb.hosts.find((h) => h.address === ip)?.name : undefined;
+}
+
+async function tree(names: string[]): Promise<Record<string, string | undefined>> {
+  return Object.fromEntries(await Promise.all(names.map(async (n) => [n, await parentOf(n)] as const)));
+}
+
+function expectExactlyOnce(m: Matrix, what: string): void {
+  expect({ what, maxCopies: m.maxCopies, missing: m.missing, duplicates: m.duplicates }).toEqual({ what, maxCopies: 1, missing: 0, duplicates: 0 });
+}
+
+describe('bridged active-active: 3 brokers, one bridge tree', () => {
+  beforeAll(async () => {
+    sb = await sandboxUp({ name: NAME, count: 3, prefix: 'mq' });
+    dir = join(sb.stateDir, 'bridged');
+    mkdirSync(dir, { recursive: true });
+    const repo = await makeExporterGitRepo(join(dir, 'exporter-src'));
+    inv = join(dir, 'hosts.yaml');
+    writeFileSync(
+      inv,
+      `all:
+  vars:
+    cluster_mode: active-active
+    exporter_repo_url: ${repo.url}
+    mqtt_roles:
+      - rolename: app
+        acls:
+          - { acltype: publishClientSend, topic: "app/#" }
+          - { acltype: publishClientReceive, topic: "app/#" }
+          - { acltype: subscribePattern, topic: "app/#" }
+    mqtt_users:
+      - username: app
+        password: "{{ lookup('env', 'APP_PW') }}"
+        roles: [app]
+  children:
+    brokers:
+      hosts:
+        mq1: {}
+        mq2: {}
+        mq3: {}
+`,
+    );
+  }, 300_000);
+  afterAll(async () => {
+    mkdirSync('bench/out', { recursive: true });
+    writeFileSync('bench/out/bridged-cluster-e2e.json', `${JSON.stringify(figures, null, 2)}\n`);
+    await sandboxDown({ name: NAME });
+  });
+
+  const run = (json: string) => provision(['-i', inv, '-i', sb.inventoryPath, '--diff'], { env, json: join(dir, json) });
+
+  it('from bare hosts: a tree rooted at mq1, the bridge password nowhere but in mosquitto.conf (0640 root:mosquitto)', async () => {
+    const running = run('first.json');
+    const ps = await sampleWhile(running, () => sh('mq3', 'ps -eo args'), 300);
+    const first = await running;
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    ca = readFileSync(join(dir, 'pki', 'ca.crt'));
+    const pw = readFileSync(join(dir, 'secrets', 'mqtt_bridge_password'), 'utf8').trim();
+    expect(pw.length).toBeGreaterThan(16);
+    expect(first.stdout + first.stderr).not.toContain(pw);
+    expect(ps.join('\n')).not.toContain(pw);
+    expect(await sh('mq3', 'stat -c "%a %U:%G" /etc/mosquitto/mosquitto.conf')).toBe('640 root:mosquitto');
+    expect(await sh('mq3', 'grep -c "^remote_password " /etc/mosquitto/mosquitto.conf')).toBe('1');
+    expect(await sh('mq1', 'grep -c "^connection " /etc/mosquitto/mosquitto.conf || true')).toBe('0');
+    expect(await sh('mq3', 'grep "^address " /etc/mosquitto/mosquitto.conf')).toBe(`address ${broker('mq1').address}:8884 ${broker('mq2').address}:8884`);
+    expect(await sh('mq3', 'journalctl -u mosquitto --no-pager -o cat')).not.toContain(pw);
+    const t = await eventually('every bridge connected to mq1', async () => {
+      const now = await tree(['mq1', 'mq2', 'mq3']);
+      return now.mq2 === 'mq1' && now.mq3 === 'mq1' && now.mq1 === undefined ? now : undefined;
+    }, 30_000);
+    figures.initialTree = t;
+  }, 900_000);
+
+  it('stable: N QoS 1 messages from every broker arrive exactly once on every broker; the 8884 listener refuses outsiders', async () => {
+    const m = await deliveryMatrix(brokers('mq1', 'mq2', 'mq3'), ca, login, { topic: 'app/stable', n: 200 });
+    figures.stable = { maxCopies: m.maxCopies, missing: m.missing, duplicates: m.duplicates };
+    expectExactlyOnce(m, 'stable tree');
+    // $SYS is never bridged: mq1 does not see mq3's bridge state.
+    expect(await sh('mq3', 'grep "^topic " /etc/mosquitto/mosquitto.conf')).toBe('topic # both 1');
+  }, 120_000);
+
+  it('a second run changes nothing', async () => {
+    const again = await run('second.json');
+    expect(again.code, again.stdout).toBe(0);
+    expect(changedCount(again.report!), again.stdout).toBe(0);
+  }, 600_000);
+
+  it('the root (mq1) stopped: mq3 re-parents to mq2, delivery between mq2 and mq3 resumes, exactly once; mq1 back: the tree returns to it', async () => {
+    const flow = steadyFlow(broker('mq3'), brokers('mq2'), ca, login, {
+      topic: 'app/flow/root',
+      ratePerSecond: 20,
+      beforeMs: 2000,
+      afterMs: 500,
+      during: async () => {
+        const stoppedAt = Date.now();
+        await sh('mq1', 'systemctl stop mosquitto');
+        figures.rootDown_crossNodeBackMs = (await timeUntilDelivered(broker('mq3'), broker('mq2'), ca, login, 'app/probe/root-down'));
+        figures.rootDown_faultToDeliveryMs = Date.now() - stoppedAt;
+      },
+    });
+    const f = await flow;
+    figures.rootDownFlow = f;
+    expect(f.perReceiver.mq2!.maxCopies, 'no storm while re-parenting').toBeLessThanOrEqual(2);
+    expect(await tree(['mq2', 'mq3'])).toEqual({ mq2: undefined, mq3: 'mq2' });
+    const down = await deliveryMatrix(brokers('mq2', 'mq3'), ca, login, { topic: 'app/root-down', n: 200 });
+    expectExactlyOnce(down, 'tree {mq2, mq3} while mq1 is down');
+
+    const startedAt = Date.now();
+    await sh('mq1', 'systemctl start mosquitto');
+    const back = await eventually('the tree back at mq1', async () => {
+      const now = await tree(['mq2', 'mq3']);
+      return now.mq2 === 'mq1' && now.mq3 === 'mq1' ? now : undefined;
+    }, 60_000, 200);
+    figures.rootBack_treeReturnedMs = Date.now() - startedAt;
+    expect(back).toEqual({ mq2: 'mq1', mq3: 'mq1' });
+    const all = await deliveryMatrix(brokers('mq1', 'mq2', 'mq3'), ca, login, { topic: 'app/root-back', n: 200 });
+    expectExactlyOnce(all, 'tree after mq1 returned');
+  }, 300_000);
+
+  it('the middle broker (mq2) stopped and back: mq3 stays on mq1, exactly once throughout', async () => {
+    await sh('mq2', 'systemctl stop mosquitto');
+    expect(await tree(['mq3'])).toEqual({ mq3: 'mq1' });
+    expectExactlyOnce(await deliveryMatrix(brokers('mq1', 'mq3'), ca, login, { topic: 'app/mid-down', n: 200 }), 'mq2 down');
+    await sh('mq2', 'systemctl start mosquitto');
+    await eventually('mq2 bridged to mq1 again', async () => ((await parentOf('mq2')) === 'mq1' ? true : undefined), 60_000, 200);
+    expectExactlyOnce(await deliveryMatrix(brokers('mq1', 'mq2', 'mq3'), ca, login, { topic: 'app/mid-back', n: 200 }), 'mq2 back');
+  }, 300_000);
+});
