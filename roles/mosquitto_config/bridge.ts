@@ -24,6 +24,7 @@ export function bridgeConfFor(ctx: RoleContext<BridgeVars & { mqtt_auth_backend:
       username: login.username,
       password: login.password.reveal(),
       topics: v.cluster_bridge_topics,
+      failback: v.cluster_bridge_failback,
     }),
   };
 }

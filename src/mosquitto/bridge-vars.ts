@@ -24,6 +24,11 @@ export const bridgeVars = {
       if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [problem.index], message: `expected ${problem.message}` });
     })
     .default(['#']),
+  /**
+   * true: `round_robin false`, a bridge returns to its first broker when that answers again. false: `round_robin
+   * true`, it stays where it is (no probing: avoids mosquitto's probe flaw while the first broker is powered off).
+   */
+  cluster_bridge_failback: z.boolean().default(true),
   /** TLS listener for the other brokers' bridges, on the broker's primary address (the firewall admits brokers only). */
   mqtt_bridge_port: zPort.default(8884),
   mqtt_bridge_user: z.string().min(1).default('provision-bridge'),

@@ -105,6 +105,8 @@ export interface BridgeConfInput {
   username: string;
   password: string;
   topics: readonly string[];
+  /** Return to the first parent when it is back (`round_robin false`); default true. */
+  failback?: boolean;
 }
 
 function hostPort(address: string, port: number): string {
@@ -134,7 +136,8 @@ export function renderBridgeConf(i: BridgeConfInput): string[] {
     '# one connection, so never two parents at once. round_robin false: back to the first one when it answers again.',
     `connection ${BRIDGE_CONNECTION}`,
     `address ${parents.map((p) => hostPort(p.address, i.port)).join(' ')}`,
-    'round_robin false',
+    // Either way one connection; false = probe the first address every 5 s and return to it (src/bridge.c).
+    `round_robin ${i.failback === false}`,
     `remote_clientid ${bridgeClientId(i.self)}`,
     `local_clientid ${bridgeClientId(i.self)}.local`,
     `remote_username ${i.username}`,

@@ -170,6 +170,12 @@ describe('renderBridgeConf', () => {
     expect(lines.some((l) => /^topic \$/.test(l))).toBe(false);
   });
 
+  it('without failback: round_robin true, still one connection', () => {
+    const lines = renderBridgeConf({ ...base, self: 'mq3', address: '10.0.0.3', failback: false });
+    expect(lines).toContain('round_robin true');
+    expect(lines.filter((l) => l.startsWith('connection ')).length).toBe(1);
+  });
+
   it('IPv6 parents are bracketed', () => {
     const v6 = [{ name: 'a', address: 'fd00::1' }, { name: 'b', address: 'fd00::2' }];
     expect(renderBridgeConf({ ...base, order: v6, self: 'b', address: 'fd00::2' })).toContain('address [fd00::1]:8884');
