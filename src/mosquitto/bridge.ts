@@ -147,6 +147,10 @@ export function renderBridgeConf(i: BridgeConfInput): string[] {
     'try_private true',
     // No session at any parent: a parent we left must not queue messages for us and replay them later (duplicates).
     'cleansession true',
+    // But keep our own side: what is unacknowledged or published while we have no parent is sent to the next
+    // parent. With a clean local side, 2.0.11 drops those in-flight messages at reconnect without giving back
+    // their send quota (src/database.c, fixed in 2.0.13): after enough silent parent losses QoS 1 stops for good.
+    'local_cleansession false',
     'notifications true',
     // State only on this broker ($SYS/broker/connection/<id>/state): the bridge account has no $SYS rights anywhere.
     'notifications_local_only true',

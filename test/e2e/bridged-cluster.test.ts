@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { hostShell, sandboxDown, sandboxUp, startHost, stopHost, type Sandbox } from '../../src/sandbox/index.js';
+import { addHosts, hostShell, sandboxDown, sandboxUp, startHost, stopHost, type Sandbox } from '../../src/sandbox/index.js';
 import { eventually, probeTcp, sampleWhile } from '../support/broker-checks.js';
 import { deliveryMatrix, steadyFlow, timeUntilDelivered, type BrokerEndpoint, type Matrix } from '../support/bridge-delivery.js';
 import { changedCount, provision } from '../support/cli.js';
@@ -63,12 +63,18 @@ describe('bridged active-active: 3 brokers, one bridge tree', () => {
     mkdirSync(dir, { recursive: true });
     const repo = await makeExporterGitRepo(join(dir, 'exporter-src'));
     inv = join(dir, 'hosts.yaml');
+    writeFileSync(join(dir, 'exporter-url'), repo.url);
+    writeInventory(['mq1', 'mq2', 'mq3']);
+  }, 300_000);
+
+  function writeInventory(names: string[], absent: string[] = []): void {
+    const url = readFileSync(join(dir, 'exporter-url'), 'utf8');
     writeFileSync(
       inv,
       `all:
   vars:
     cluster_mode: active-active
-    exporter_repo_url: ${repo.url}
+    exporter_repo_url: ${url}
     mqtt_roles:
       - rolename: app
         acls:
@@ -82,19 +88,17 @@ describe('bridged active-active: 3 brokers, one bridge tree', () => {
   children:
     brokers:
       hosts:
-        mq1: {}
-        mq2: {}
-        mq3: {}
+${names.map((n) => `        ${n}: ${absent.includes(n) ? '{ state: absent }' : '{}'}`).join('\n')}
 `,
     );
-  }, 300_000);
+  }
   afterAll(async () => {
     mkdirSync('bench/out', { recursive: true });
     writeFileSync('bench/out/bridged-cluster-e2e.json', `${JSON.stringify(figures, null, 2)}\n`);
     await sandboxDown({ name: NAME });
   });
 
-  const run = (json: string) => provision(['-i', inv, '-i', sb.inventoryPath, '--diff'], { env, json: join(dir, json) });
+  const run = (json: string, extra: string[] = []) => provision(['-i', inv, '-i', sb.inventoryPath, '--diff', ...extra], { env, json: join(dir, json) });
 
   it('from bare hosts: a tree rooted at mq1, the bridge password nowhere but in mosquitto.conf (0640 root:mosquitto)', async () => {
     const running = run('first.json');
@@ -221,5 +225,55 @@ describe('bridged active-active: 3 brokers, one bridge tree', () => {
     await crossNodeBack(['mq1', 'mq2', 'mq3']);
     figures.powerOn_deliveryBackMs = Date.now() - onAt;
     expectExactlyOnce(await deliveryMatrix(brokers('mq1', 'mq2', 'mq3'), ca, login, { topic: 'app/power-on', n: 200 }), 'mq1 powered on');
+  }, 400_000);
+
+  it('scale out to 4: mq4 bridges to mq1, the other brokers are not touched; scale in to 3: still exactly once', async () => {
+    sb = await addHosts({ name: NAME, names: ['mq4'] });
+    writeInventory(['mq1', 'mq2', 'mq3', 'mq4']);
+    const grow = await run('grow.json');
+    expect(grow.code, grow.stdout + grow.stderr).toBe(0);
+    const confChanged = grow.report!.steps.filter((x) => x.step === 'mosquitto.conf' && x.changed).map((x) => x.host);
+    expect(confChanged).toEqual(['mq4']);
+    expect(await sh('mq4', 'grep "^address " /etc/mosquitto/mosquitto.conf')).toBe(`address ${['mq1', 'mq2', 'mq3'].map((n) => `${broker(n).address}:8884`).join(' ')}`);
+    await eventually('mq4 bridged to mq1', async () => ((await parentOf('mq4')) === 'mq1' ? true : undefined), 30_000, 250);
+    await crossNodeBack(['mq1', 'mq4']);
+    expectExactlyOnce(await deliveryMatrix(brokers('mq1', 'mq2', 'mq3', 'mq4'), ca, login, { topic: 'app/four', n: 100 }), '4 brokers');
+
+    writeInventory(['mq1', 'mq2', 'mq3', 'mq4'], ['mq4']);
+    const shrink = await run('shrink.json');
+    expect(shrink.code, shrink.stdout + shrink.stderr).toBe(0);
+    expect(await sh('mq4', 'systemctl is-active mosquitto || true')).toBe('inactive');
+    expectExactlyOnce(await deliveryMatrix(brokers('mq1', 'mq2', 'mq3'), ca, login, { topic: 'app/three', n: 100 }), 'back to 3 brokers');
+  }, 600_000);
+
+  it('cluster_bridge_failback: false (round_robin true): no flapping while the root is powered off, and no return (a chain) after', async () => {
+    writeInventory(['mq1', 'mq2', 'mq3']);
+    const r = await run('no-failback.json', ['-e', '{"cluster_bridge_failback": false}']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await sh('mq3', 'grep "^round_robin" /etc/mosquitto/mosquitto.conf')).toBe('round_robin true');
+    await eventually('bridges on mq1 after the restart', async () => {
+      const now = await tree(['mq2', 'mq3']);
+      return now.mq2 === 'mq1' && now.mq3 === 'mq1' ? now : undefined;
+    }, 60_000, 250);
+    const ns = sb.hosts.find((h) => h.name === 'mq1')!.netns;
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'eth0', 'down']);
+    await stopHost(NAME, 'mq1');
+    figures.noFailback_powerOff_crossNodeBackMs = await timeUntilDelivered(broker('mq3'), broker('mq2'), ca, login, 'app/probe/nf-off', 90_000);
+    const samples: (string | undefined)[] = [];
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      samples.push(await parentOf('mq3'));
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    figures.noFailback_powerOff_mq3ParentSamples = { onMq2: samples.filter((p) => p === 'mq2').length, none: samples.filter((p) => p === undefined).length };
+    expect(samples.every((p) => p === 'mq2'), JSON.stringify(figures.noFailback_powerOff_mq3ParentSamples)).toBe(true);
+    expectExactlyOnce(await deliveryMatrix(brokers('mq2', 'mq3'), ca, login, { topic: 'app/nf-off', n: 200 }), 'no failback, mq1 powered off');
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await startHost(NAME, 'mq1');
+    await eventually('mq2 back on mq1', async () => ((await parentOf('mq2')) === 'mq1' ? true : undefined), 90_000, 250);
+    await crossNodeBack(['mq1', 'mq2']);
+    await timeUntilDelivered(broker('mq3'), broker('mq1'), ca, login, 'app/probe/nf-chain');
+    expect(await tree(['mq2', 'mq3'])).toEqual({ mq2: 'mq1', mq3: 'mq2' });
+    expectExactlyOnce(await deliveryMatrix(brokers('mq1', 'mq2', 'mq3'), ca, login, { topic: 'app/nf-chain', n: 200 }), 'chain mq3-mq2-mq1');
   }, 400_000);
 });

@@ -159,6 +159,7 @@ describe('renderBridgeConf', () => {
       'remote_username provision-bridge',
       'remote_password pw-xyz',
       'cleansession true',
+      'local_cleansession false',
       'try_private true',
       'bridge_protocol_version mqttv311',
       'notifications_local_only true',
