@@ -1,22 +1,16 @@
 import { z } from 'zod';
 import { defineRole, type HostContext } from '../../src/engine/types.js';
-import { zCidr, zPort } from '../../src/inventory/schema.js';
 import { firewall, type FirewallBackend } from '../../src/operations/firewall.js';
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
-import { bridgeVars, isBridged } from '../../src/mosquitto/bridge-vars.js';
+import { brokerVars, pick } from '../../src/cluster/variables.js';
+import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../../src/cluster/topology.js';
+import { isBridged } from '../../src/cluster/bridge.js';
 
 const vars = z.object({
   ...brokerVars,
-  ...bridgeVars,
-  firewall_backend: z.enum(['auto', 'nftables', 'ufw', 'firewalld']).default('auto'),
-  cluster_vip: z.string().min(1).optional(),
-  cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
-  cedalo_ha_port: zPort.default(7000),
-  prometheus_cidr: z.array(zCidr).default([]),
-  firewall_extra_ports: z.array(z.object({ port: zPort, proto: z.enum(['tcp', 'udp']).default('tcp'), sources: z.array(zCidr).default([]) }).strict()).default([]),
+  ...pick('firewall_backend', 'cluster_vip', 'cluster_backend', 'cedalo_ha_port', 'prometheus_cidr', 'firewall_extra_ports'),
+  ...pick('cluster_mode', 'cluster_routing', 'cluster_bridge_topics', 'cluster_bridge_failback', 'mqtt_bridge_port', 'mqtt_bridge_user', 'mqtt_bridge_password'),
 });
 
 export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend): FirewallBackend {

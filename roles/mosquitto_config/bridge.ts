@@ -1,8 +1,8 @@
 import type { RoleContext } from '../../src/engine/types.js';
 import { InputError } from '../../src/errors.js';
 import { renderBridgeConf, type BrokerRef } from '../../src/mosquitto/bridge.js';
-import { bridgeCredentials, bridgedConflict, isBridged, type BridgeVars } from '../../src/mosquitto/bridge-vars.js';
-import { BROKER_PATHS } from './vars.js';
+import { bridgeCredentials, bridgedConflict, isBridged, type BridgeVars } from '../../src/cluster/bridge.js';
+import { BROKER_PATHS } from '../../src/cluster/broker.js';
 
 /** The bridged cluster's part of mosquitto.conf, or nothing when brokers are isolated. */
 export function bridgeConfFor(ctx: RoleContext<BridgeVars & { mqtt_auth_backend: string }>, order: BrokerRef[]): { bridge?: string[] } {

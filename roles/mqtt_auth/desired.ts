@@ -1,8 +1,8 @@
 import type { HostContext } from '../../src/engine/types.js';
 import { desiredAuthFromInventory, type DesiredAuth } from '../../src/dynsec/index.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
 import { bridgeAcls } from '../../src/mosquitto/bridge.js';
-import { bridgeCredentials, isBridged, type BridgeVars } from '../../src/mosquitto/bridge-vars.js';
+import { bridgeCredentials, isBridged, type BridgeVars } from '../../src/cluster/bridge.js';
 
 export const EXPORTER_ROLE = 'provision-exporter';
 export const VERIFY_ROLE = 'provision-verify';

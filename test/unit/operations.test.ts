@@ -24,8 +24,10 @@ const debian = parseHostFacts('mq1', fixture('debian12/host-facts.txt'));
 
 /** Plans a one-fact step from a fixture file. */
 function planFrom(step: Step, name: string, opts?: RecordedPlanOptions, code = 0): Promise<StepPlan> {
-  const [q] = step.facts ?? [];
-  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code } } : {}, opts);
+  const [q, ...more] = step.facts ?? [];
+  // A file with a backup also asks whether a backup copy lies beside it: none here.
+  const backups = Object.fromEntries(more.filter((m) => m.key.endsWith('.provision-prev')).map((m) => [m.key, { stdout: 'absent\n', code: 0 }]));
+  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code }, ...backups } : {}, opts);
 }
 function changes(p: StepPlan): Change[] {
   if (!('changes' in p)) throw new Error(`expected changes, got skip: ${p.skip}`);

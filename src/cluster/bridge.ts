@@ -3,16 +3,14 @@ import type { HostContext } from '../engine/types.js';
 import { generatedSecret } from '../generated-secrets.js';
 import { zPort, zSecret } from '../inventory/schema.js';
 import type { Secret } from '../secrets.js';
-import { checkBridgeTopics } from './bridge.js';
+import { checkBridgeTopics } from '../mosquitto/bridge.js';
 
 /**
  * Variables of the bridged cluster (docs/ha.md#bridged-active-active), read by mosquitto_config (the bridge),
- * mqtt_auth (its account) and firewall (its port). `cluster_mode` and `cluster_backend` are declared as the
- * other roles declare them.
+ * mqtt_auth (its account) and firewall (its port); part of the catalogue (./variables.ts). Whether a cluster is
+ * bridged also depends on `cluster_mode` and `cluster_backend` (./cedalo.ts).
  */
 export const bridgeVars = {
-  cluster_mode: z.enum(['active-active', 'active-passive']).default('active-passive'),
-  cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
   /** Unset: `bridged` for active-active on the open-source backend with dynamic security, `isolated` otherwise. */
   cluster_routing: z.enum(['bridged', 'isolated']).optional(),
   /** MQTT topic filters every broker shares with the others (QoS 1, both directions). Never a `$` topic. */
@@ -36,7 +34,7 @@ export const bridgeVars = {
   mqtt_bridge_password: zSecret.refine((s) => /^\S+$/.test(s.reveal()), 'expected a password without spaces (mosquitto.conf takes one word)').optional(),
 };
 
-export type BridgeVars = z.output<z.ZodObject<typeof bridgeVars>>;
+export type BridgeVars = z.output<z.ZodObject<typeof bridgeVars>> & { cluster_mode: 'active-active' | 'active-passive'; cluster_backend: 'open-source' | 'cedalo' };
 
 /** Whether this cluster routes messages between brokers over bridges. */
 export function isBridged(v: Pick<BridgeVars, 'cluster_mode' | 'cluster_backend' | 'cluster_routing'> & { mqtt_auth_backend: string }): boolean {
