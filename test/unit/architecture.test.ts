@@ -19,7 +19,7 @@ const LAYERS: { name: string; folders: string[] }[] = [
   { name: 'base', folders: ['src', 'src/util'] },
   {
     name: 'libraries',
-    folders: ['src/inventory', 'src/transport', 'src/facts', 'src/controller', 'src/pki', 'src/tls', 'src/dynsec', 'src/haproxy', 'src/keepalived', 'src/mqtt', 'src/cedalo', 'src/exporter', 'src/health', 'src/sandbox'],
+    folders: ['src/inventory', 'src/transport', 'src/facts', 'src/controller', 'src/pki', 'src/tls', 'src/dynsec', 'src/haproxy', 'src/keepalived', 'src/mqtt', 'src/mosquitto', 'src/cedalo', 'src/exporter', 'src/health', 'src/sandbox'],
   },
   { name: 'engine', folders: ['src/engine', 'src/operations'] },
   { name: 'cluster model', folders: ['src/cluster'] },
