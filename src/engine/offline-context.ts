@@ -6,6 +6,7 @@
 import type { HostFacts } from '../facts/host-facts.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
+import { Coordination } from './coordination.js';
 import type { Phase } from './phase.js';
 import type { HostContext, PlayContext, RoleContext } from './types.js';
 
@@ -58,7 +59,7 @@ export interface OfflinePlayOptions {
   listOnly?: boolean;
 }
 
-/** A play in which no host failed, nothing is shared yet and one host runs at a time. */
+/** A play in which no host failed, nothing was posted yet and one host runs at a time. */
 export function offlinePlayContext(o: OfflinePlayOptions): PlayContext {
   return {
     name: o.name,
@@ -67,7 +68,7 @@ export function offlinePlayContext(o: OfflinePlayOptions): PlayContext {
     facts: o.facts ?? (() => undefined),
     transport: o.transport ?? (() => undefined),
     isFailed: () => false,
-    shared: new Map(),
+    coordination: new Coordination(() => false),
     ...(o.listOnly !== undefined ? { listOnly: o.listOnly } : {}),
     options: { check: o.check ?? false, diff: o.diff ?? false, forks: 1, tags: o.tags ?? [], skipTags: o.skipTags ?? [], verbose: false },
     projectDir: o.projectDir,

@@ -8,6 +8,7 @@ import { redact } from '../secrets.js';
 import type { Transport } from '../transport/types.js';
 import { Semaphore } from '../util/semaphore.js';
 import { discardAtRunEnd } from './backups.js';
+import { Coordination } from './coordination.js';
 import { batchExceedsFailures, serialBatches } from './batches.js';
 import { PHASES, type Phase } from './phase.js';
 import type { Play, Playbook } from './playbook.js';
@@ -107,7 +108,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
     ),
   );
 
-  const shared = new Map<string, unknown>();
+  const coordination = new Coordination((h) => (hosts.get(h)?.state ?? 'ok') !== 'ok');
   const runOnce = new Map<string, string>();
   try {
     plays: for (const play of playbook.plays) {
@@ -121,12 +122,12 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
         facts: (h) => hosts.get(h)?.facts,
         transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined),
         isFailed: (h) => (hosts.get(h)?.state ?? 'ok') !== 'ok',
-        shared,
+        coordination,
         options,
         projectDir: req.projectDir,
       };
       for (const batch of serialBatches(all, play.serial)) {
-        const aborted = await runBatch(play, batch, playCtx, playVars.get(play)!, { req, hosts, records, forks, runOnce });
+        const aborted = await runBatch(play, batch, playCtx, playVars.get(play)!, { req, hosts, records, forks, runOnce, coordination });
         // Like Ansible: a play stopped by max_fail_percentage ends the whole run.
         if (aborted) {
           events.playEnd(play.name);
@@ -136,7 +137,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
       events.playEnd(play.name);
     }
     // Backup copies are meaningful only during the run that wrote them (src/engine/backups.ts).
-    await discardAtRunEnd({ shared, check: options.check, phase: req.phases.at(-1)!, transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined), records, events });
+    await discardAtRunEnd({ coordination, check: options.check, phase: req.phases.at(-1)!, transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined), records, events });
   } finally {
     await Promise.all([...hosts.values()].map((s) => s.transport?.close()));
   }
@@ -163,6 +164,7 @@ interface BatchEnv {
   records: StepRecord[];
   forks: Semaphore;
   runOnce: Map<string, string>;
+  coordination: Coordination;
 }
 
 /** Runs the requested phases of one play on one batch; true when the play must stop (max_fail_percentage). */
@@ -301,6 +303,7 @@ function markFailed(env: BatchEnv, host: string): void {
   const last = [...env.records].reverse().find((r) => r.host === host && (r.status === 'failed' || r.status === 'unreachable'));
   if (st.state === 'ok') st.state = last?.status === 'unreachable' ? 'unreachable' : 'failed';
   if (last && !st.error) st.error = `${last.role ? `${last.role}: ` : ''}${last.step}: ${last.message ?? 'failed'}`;
+  env.coordination.hostFailed(); // hosts waiting on this one stop waiting
 }
 
 function failHost(env: BatchEnv, play: Play, phase: Phase, host: string, step: string, message: string): void {
