@@ -14,7 +14,7 @@ import { PHASES, type Phase } from './phase.js';
 import type { Play, Playbook } from './playbook.js';
 import { summarize, type RunReport, type StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
-import { errorMessage, runSteps, type StepUnit } from './step-runner.js';
+import { errorMessage, hostFailure, runSteps, type HostFailure, type StepUnit } from './step-runner.js';
 import type { AnyZodObject, Handler, PlayContext, RoleContext, RunOptions } from './types.js';
 
 export interface RunRequest {
@@ -189,16 +189,15 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
         withSlot(env, async (slot) => {
           const ctx = makeContext(h, phase, playCtx, vars.get(h)!, env, batch, slot);
           contexts.set(h, ctx);
-          let ok = true;
+          let failure: HostFailure | undefined;
           try {
             const units = await phaseUnits(play, phase, ctx, req.options);
-            ok = await runSteps(ctx, units, stepEnv(play, phase, h, notified, env));
+            failure = await runSteps(ctx, units, stepEnv(play, phase, h, notified, env));
           } catch (err) {
-            ok = false;
-            failHost(env, play, phase, h, 'planning', errorMessage(err));
+            failure = failHost(env, play, phase, h, 'planning', errorMessage(err));
           }
-          if (!ok) markFailed(env, h);
-          req.events.hostPhaseEnd(h, phase, !ok);
+          if (failure) markFailed(env, h, failure);
+          req.events.hostPhaseEnd(h, phase, failure !== undefined);
         }),
       ),
     );
@@ -298,18 +297,20 @@ function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record
   return ctx;
 }
 
-function markFailed(env: BatchEnv, host: string): void {
+/** The host's first failure becomes its state and error (the step loop says what it was; the records are not read back). */
+function markFailed(env: BatchEnv, host: string, failure: HostFailure): void {
   const st = env.hosts.get(host)!;
-  const last = [...env.records].reverse().find((r) => r.host === host && (r.status === 'failed' || r.status === 'unreachable'));
-  if (st.state === 'ok') st.state = last?.status === 'unreachable' ? 'unreachable' : 'failed';
-  if (last && !st.error) st.error = `${last.role ? `${last.role}: ` : ''}${last.step}: ${last.message ?? 'failed'}`;
+  if (st.state === 'ok') st.state = failure.state;
+  st.error ??= failure.error;
   env.coordination.hostFailed(); // hosts waiting on this one stop waiting
 }
 
-function failHost(env: BatchEnv, play: Play, phase: Phase, host: string, step: string, message: string): void {
+/** Records a failure outside any role's step and returns it for markFailed. */
+function failHost(env: BatchEnv, play: Play, phase: Phase, host: string, step: string, message: string): HostFailure {
   const r: StepRecord = { host, play: play.name, phase, role: '', step, status: 'failed', changed: false, durationMs: 0, message };
   env.records.push(r);
   env.req.events.stepEnd(r);
+  return hostFailure(step, message);
 }
 
 /** Notified handlers run once per host at the end of the phase, in the order the roles define them. */
@@ -319,16 +320,15 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
   for (const [host, names] of notified)
     for (const n of names)
       if (!defined.some((d) => d.name === n)) {
-        failHost(env, play, phase, host, `notify ${n}`, `no role of play '${play.name}' defines a handler named '${n}'`);
-        markFailed(env, host);
+        markFailed(env, host, failHost(env, play, phase, host, `notify ${n}`, `no role of play '${play.name}' defines a handler named '${n}'`));
       }
 
   const runOne = async (host: string, d: (typeof defined)[number]): Promise<boolean> => {
     const ctx = contexts.get(host)!;
     const units = (await d.handler.steps(ctx)).map((step) => ({ step, role: `${d.role} (handler)` }));
-    const ok = await runSteps(ctx, units, stepEnv(play, phase, host, notified, env));
-    if (!ok) markFailed(env, host);
-    return ok;
+    const failure = await runSteps(ctx, units, stepEnv(play, phase, host, notified, env));
+    if (failure) markFailed(env, host, failure);
+    return failure === undefined;
   };
   for (const d of defined) {
     const due = last || !d.handler.runAt || PHASES.indexOf(d.handler.runAt) <= PHASES.indexOf(phase);
@@ -350,7 +350,8 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
         if (d.handler.revert) {
           const ctx = contexts.get(h)!;
           const units = (await d.handler.revert(ctx)).map((step) => ({ step, role: `${d.role} (revert)` }));
-          if (!(await withSlot(env, () => runSteps(ctx, units, stepEnv(play, phase, h, notified, env)), slotOf.get(ctx)))) markFailed(env, h);
+          const failure = await withSlot(env, () => runSteps(ctx, units, stepEnv(play, phase, h, notified, env)), slotOf.get(ctx));
+          if (failure) markFailed(env, h, failure);
         }
         continue;
       }

@@ -32,8 +32,20 @@ const NO_FACTS: FactResults = {
   },
 };
 
-/** Runs steps on one host in order; returns false at the first failure (the host stops its own steps). */
-export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRunEnv): Promise<boolean> {
+/** Why a host stopped its own steps: what the engine records as the host's state and error. */
+export interface HostFailure {
+  state: 'failed' | 'unreachable';
+  /** `role: step: message`, for the recap. */
+  error: string;
+}
+
+/** A failure not tied to a step of a role (planning, a handler no role defines). */
+export function hostFailure(step: string, message: string, role = ''): HostFailure {
+  return { state: 'failed', error: `${role ? `${role}: ` : ''}${step}: ${message}` };
+}
+
+/** Runs steps on one host in order; stops at the first failure and returns it (undefined: all steps passed). */
+export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRunEnv): Promise<HostFailure | undefined> {
   let facts: FactResults = NO_FACTS;
   let stale = true;
   // Paths changed since the facts were gathered; a later step whose facts name one of them re-gathers.
@@ -93,14 +105,17 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
     } catch (err) {
       if (err instanceof ControllerError) {
         recordControllerFailure(env, role, redact(step.name), err);
-        record('failed', { message: `the controller's ${err.what} failed (reported once, as the controller's)` });
-        return false;
+        const message = `the controller's ${err.what} failed (reported once, as the controller's)`;
+        record('failed', { message });
+        return hostFailure(redact(step.name), message, role);
       }
-      record(err instanceof UnreachableError ? 'unreachable' : 'failed', { message: errorMessage(err) });
-      return false;
+      const state = err instanceof UnreachableError ? 'unreachable' : 'failed';
+      const message = errorMessage(err);
+      record(state, { message });
+      return { ...hostFailure(redact(step.name), message, role), state };
     }
   }
-  return true;
+  return undefined;
 }
 
 /** The first host to hit a controller failure records it (host 'controller'); the others only point at it. */

@@ -292,7 +292,7 @@ describe('runSteps: facts and round trips', () => {
     for (const [k, v] of [['a', '1'], ['b', '2'], ['c', '3']]) t.store.set(k!, v!);
     const env = stepEnv();
     const steps = [ensure('a', '1'), { name: 'no facts', plan: () => ({ changes: [] }) }, ensure('b', '2'), observe('both', 'a', 'c')];
-    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toBe(true);
+    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toBeUndefined();
     expect(t.roundTrips).toBe(1);
     expect(t.factBatches()).toEqual([['a', 'b', 'c']]);
     expect(env.records.map((r) => [r.step, r.status])).toEqual([
@@ -344,7 +344,7 @@ describe('runSteps: facts and round trips', () => {
       action('always', { notify: ['restart y'] }),
       observe('sees a', 'a'),
     ];
-    expect(await runSteps(ctxFor(t, true), steps.map((step) => ({ step, role: 'r' })), env)).toBe(true);
+    expect(await runSteps(ctxFor(t, true), steps.map((step) => ({ step, role: 'r' })), env)).toBeUndefined();
     expect(t.calls).toEqual([{ kind: 'facts', keys: ['a'] }]);
     expect(verified).toBe(false);
     expect(env.records.map((r) => [r.step, r.status, r.changes])).toEqual([
@@ -359,7 +359,7 @@ describe('runSteps: facts and round trips', () => {
     const t = new FakeHost('h1', 1);
     const env = stepEnv();
     const steps = [action('breaks', { script: 'fail 3 disk full' }), action('never')];
-    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toBe(false);
+    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toMatchObject({ state: 'failed' });
     expect(t.scripts()).toEqual(['fail 3 disk full']);
     expect(env.records).toHaveLength(1);
     expect(env.records[0]).toMatchObject({ step: 'breaks', status: 'failed', changed: false });
@@ -371,7 +371,7 @@ describe('runSteps: facts and round trips', () => {
     const t = new FakeHost('h1', 1);
     const env = stepEnv();
     const step: Step = { name: 'grep-like', plan: () => ({ changes: [{ summary: 'x', actions: [{ script: 'fail 1 nothing matched', okCodes: [0, 1] }] }] }) };
-    expect(await runSteps(ctxFor(t), [{ step, role: 'r' }], env)).toBe(true);
+    expect(await runSteps(ctxFor(t), [{ step, role: 'r' }], env)).toBeUndefined();
     expect(env.records[0]!.status).toBe('changed');
   });
 });
