@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommandError, InputError, OptionsError, UnreachableError } from '../errors.js';
+import { InputError, OptionsError, UnreachableError } from '../errors.js';
 import type { HostFacts } from '../facts/host-facts.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import type { Inventory, InventoryHost } from '../inventory/types.js';
@@ -9,6 +9,7 @@ import type { Transport } from '../transport/types.js';
 import { Semaphore } from '../util/semaphore.js';
 import { discardAtRunEnd } from './backups.js';
 import { Coordination } from './coordination.js';
+import { makeHostContext } from './host-context.js';
 import { batchExceedsFailures, serialBatches } from './batches.js';
 import { PHASES, type Phase } from './phase.js';
 import type { Play, Playbook } from './playbook.js';
@@ -262,19 +263,12 @@ async function withSlot<T>(env: BatchEnv, work: (slot: Slot) => Promise<T>, slot
 
 function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record<string, unknown>, env: BatchEnv, batch: string[], slot: Slot): RoleContext<Record<string, unknown>> {
   const st = env.hosts.get(host)!;
-  const transport = st.transport!;
-  const ctx: RoleContext<Record<string, unknown>> = {
-    name: host,
-    host: play.inventory.hosts.get(host)!,
-    get facts() {
-      return st.facts!;
-    },
-    transport,
+  const ctx = makeHostContext({
+    host,
+    facts: () => st.facts!,
+    transport: st.transport!,
     phase,
     play,
-    check: play.options.check,
-    diff: play.options.diff,
-    vars,
     batch,
     waitForOthers: async (wait) => {
       slot.release();
@@ -285,14 +279,7 @@ function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record
       }
     },
     progress: (line: string) => env.req.events.stepProgress(host, redact(line)),
-    run: async (script, opts) => {
-      const r = await transport.script(script, { timeoutMs: opts?.timeoutMs });
-      if (!(opts?.okCodes ?? [0]).includes(r.code)) {
-        throw new CommandError(redact(script), r.code, redact(r.stderr), redact(r.stdout), host);
-      }
-      return r.stdout;
-    },
-  };
+  }, vars);
   slotOf.set(ctx, slot);
   return ctx;
 }

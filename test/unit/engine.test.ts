@@ -27,7 +27,7 @@ import { HOST_FACTS_SCRIPT, parseHostFacts } from '../../src/facts/gather-host-f
 import { loadInventory } from '../../src/inventory/load.js';
 import { zSecret } from '../../src/inventory/schema.js';
 import type { Inventory, InventoryHost } from '../../src/inventory/types.js';
-import { offlineContext } from '../../src/operations/testing.js';
+import { offlineContext } from '../support/recorded-facts.js';
 import { MASK, Secret } from '../../src/secrets.js';
 import type { ExecOptions, ExecResult, Transport } from '../../src/transport/types.js';
 

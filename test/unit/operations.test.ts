@@ -13,7 +13,7 @@ import { effectiveRules } from '../../src/operations/firewall-rules.js';
 import { packageListsRefreshed, packages, systemUpgraded } from '../../src/operations/package.js';
 import { selinuxPort } from '../../src/operations/selinux.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
-import { offlineContext, planWithRecordedFacts, type RecordedPlanOptions } from '../../src/operations/testing.js';
+import { offlineContext, planWithRecordedFacts, type RecordedPlanOptions } from '../support/recorded-facts.js';
 import { group, user } from '../../src/operations/user.js';
 import { sha256 } from '../../src/operations/write-file.js';
 import { MASK, Secret } from '../../src/secrets.js';
