@@ -101,7 +101,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
           const message = errorMessage(err);
           st.state = !st.transport || err instanceof UnreachableError ? 'unreachable' : 'failed';
           st.error = message;
-          const r: StepRecord = { host: name, play: '', phase: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
+          const r: StepRecord = { host: name, play: '', kind: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
           records.push(r);
           events.hostUnreachable(name, message);
         }
@@ -312,7 +312,7 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
 
   const runOne = async (host: string, d: (typeof defined)[number]): Promise<boolean> => {
     const ctx = contexts.get(host)!;
-    const units = (await d.handler.steps(ctx)).map((step) => ({ step, role: `${d.role} (handler)` }));
+    const units = (await d.handler.steps(ctx)).map((step): StepUnit => ({ step, role: d.role, kind: 'handler' }));
     const failure = await runSteps(ctx, units, stepEnv(play, phase, host, notified, env));
     if (failure) markFailed(env, host, failure);
     return failure === undefined;
@@ -331,12 +331,12 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
     let stoppedBy: string | undefined;
     for (const h of env.req.inventory.hostOrder.filter((x) => wanting.includes(x))) {
       if (stoppedBy) {
-        const r: StepRecord = { host: h, play: play.name, phase, role: `${d.role} (handler)`, step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed${d.handler.revert ? '; change reverted on this host' : ''}` };
+        const r: StepRecord = { host: h, play: play.name, phase, role: d.role, kind: 'handler', step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed${d.handler.revert ? '; change reverted on this host' : ''}` };
         env.records.push(r);
         env.req.events.stepEnd(r);
         if (d.handler.revert) {
           const ctx = contexts.get(h)!;
-          const units = (await d.handler.revert(ctx)).map((step) => ({ step, role: `${d.role} (revert)` }));
+          const units = (await d.handler.revert(ctx)).map((step): StepUnit => ({ step, role: d.role, kind: 'revert' }));
           const failure = await withSlot(env, () => runSteps(ctx, units, stepEnv(play, phase, h, notified, env)), slotOf.get(ctx));
           if (failure) markFailed(env, h, failure);
         }

@@ -12,6 +12,12 @@ export interface FactQuery<T = unknown> {
   /** POSIX sh; runs as root (become); its stdout goes to `parse`. */
   script: string;
   parse(stdout: string, exitCode: number): T;
+  /**
+   * Which file writes of an earlier step make this fact stale (the engine then gathers it again): `{ paths }` a
+   * write of one of these files, `{ under }` a write below this directory, `'files-never'` no file write (package,
+   * user, service, firewall state). Unset: any file write (guards and role facts may read anything).
+   */
+  staleAfter?: { paths: readonly string[] } | { under: string } | 'files-never';
 }
 
 export interface FactResults {

@@ -25,6 +25,7 @@ export function serviceFact(name: string): FactQuery<ServiceFacts> {
   const base = shq(name.replace(/\.service$/, ''));
   return {
     key: `service:${name}`,
+    staleAfter: 'files-never',
     script: `if [ -d /run/systemd/system ]; then
 echo @@init; echo systemd
 echo @@show; systemctl show -p LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload -- ${unit} 2>/dev/null
