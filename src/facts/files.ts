@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { shq } from '../transport/shell-quote.js';
 
 export type PathType = 'file' | 'directory' | 'link' | 'other';

@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { sectionLines, splitSections } from './sections.js';
 
 export interface PortRecord {

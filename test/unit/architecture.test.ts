@@ -33,7 +33,6 @@ const LAYERS: { name: string; folders: string[] }[] = [
  */
 const KNOWN_EXCEPTIONS: { edge: string; why: string }[] = [
   { edge: 'src/commands -> test', why: 'issue 9 item 7: demo imports test/support' },
-  { edge: 'src/facts -> src/engine', why: 'issue 9 item 9: FactQuery types live in engine' },
   { edge: 'src/commands -> src/cli', why: 'issue 9 item 8: commands import cli' },
   { edge: 'src/output -> src/cli', why: 'issue 9 item 8: output imports cli' },
 ];
