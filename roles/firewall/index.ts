@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRole, type HostContext } from '../../src/engine/types.js';
-import { firewall, type FirewallBackend } from '../../src/operations/firewall.js';
+import { firewall, type FirewallBackend } from '../../src/operations/firewall/index.js';
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
 import { brokerVars, pick } from '../../src/cluster/variables.js';

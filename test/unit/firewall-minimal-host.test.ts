@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseHostFacts } from '../../src/facts/gather-host-facts.js';
-import { renderNftables } from '../../src/operations/firewall-nftables.js';
-import { effectiveRules } from '../../src/operations/firewall-rules.js';
+import { renderNftables } from '../../src/operations/firewall/nftables.js';
+import { effectiveRules } from '../../src/operations/firewall/rules.js';
 import { offlineContext } from '../support/recorded-facts.js';
 import { writeFileActions } from '../../src/operations/write-file.js';
 
