@@ -7,7 +7,8 @@ import { acquireRunLock, describeCommand } from '../controller/run-lock.js';
 import { loadPlaybook, resolvePlaybookPath, type Playbook } from '../engine/playbook.js';
 import { projectDir } from '../engine/project.js';
 import { fanOut, type Reporter } from '../engine/reporter.js';
-import { runPlaybook } from '../engine/runner.js';
+import { knownVarNames, runPlaybook } from '../engine/runner.js';
+import { checkInventory } from '../cluster/inventory-checks.js';
 import { connectionSpecFor } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
@@ -21,6 +22,8 @@ import { SshTransport } from '../transport/ssh.js';
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
   const inventory = await loadInventory(o.inventories, { extraVars: parseExtraVars(o.extraVars) });
   const playbook = await loadPlaybook(resolvePlaybookPath(o.playbook));
+  // The whole inventory is checked before anything else: a mistake anywhere is exit 4 with nothing touched.
+  for (const w of checkInventory(inventory, playbook, { knownNames: knownVarNames(playbook) }).warnings) process.stderr.write(`provision: warning: ${w}\n`);
   if (o.listHosts) {
     process.stdout.write(`${listHosts(inventory, playbook, o.limit)}\n`);
     return 0;

@@ -167,7 +167,7 @@ function assemble(
     const { vars, varSources } = resolveHostVars(winningVars(b, def, dirs, extra), {
       host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache,
     });
-    hosts.set(name, { name, groups: hostGroups, vars, varSources });
+    hosts.set(name, { name, groups: hostGroups, vars, varSources, loc: def.loc });
   }
 
   const hostOrder = [...b.hostOrder];
@@ -177,6 +177,7 @@ function assemble(
     hosts,
     groups,
     hostOrder,
+    groupLocations: new Map([...b.groups.values()].flatMap((g) => (g.loc ? [[g.name, g.loc] as const] : []))),
     selectHosts: (pattern: string) => selectHosts(pattern, { groups, hostOrder }),
   };
 }
