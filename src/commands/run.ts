@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { parseExtraVars } from '../cli/extra-vars.js';
+import { loadExtraVars } from '../cli/extra-vars.js';
 import { exitCodeForReport } from '../cli/exit-codes.js';
 import type { RunCliOptions } from '../cli/options.js';
 import { version } from '../cli/version.js';
@@ -23,7 +23,9 @@ import { redact } from '../secrets.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
-  const inventory = await loadInventory(o.inventories, { extraVars: parseExtraVars(o.extraVars) });
+  // Listings need no secret: an unset environment variable only blocks what connects (all of them named at once).
+  const listing = o.listHosts || o.listTasks || o.listTags;
+  const inventory = await loadInventory(o.inventories, { extraVars: await loadExtraVars(o.extraVars), missingEnv: listing ? 'placeholder' : 'error' });
   const playbook = await loadPlaybook(resolvePlaybookPath(o.playbook));
   // The whole inventory is checked before anything else: a mistake anywhere is exit 4 with nothing touched.
   for (const w of checkInventory(inventory, playbook, { knownNames: knownVarNames(playbook) }).warnings) process.stderr.write(`provision: warning: ${w}\n`);

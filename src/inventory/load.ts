@@ -11,14 +11,21 @@ import { resolveHostVars } from './resolve.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import { loadVarsFor } from './vars-files.js';
 import { NO_LOCATION } from './var-source.js';
+import { LookupRef } from './markers.js';
+import type { SourceLocation } from './types.js';
 import { checkFileSize, parseYamlFile } from './yaml-values.js';
 import { parseYamlInventory } from './yaml-inventory.js';
 
 export interface LoadInventoryOptions {
   /** Environment for `lookup('env', …)` / `from_env` (default: process.env). */
   env?: NodeJS.ProcessEnv;
-  /** `-e` variables: highest precedence. */
-  extraVars?: Record<string, unknown>;
+  /** `-e` variables: highest precedence (entries with their positions when read from `-e @file`, see loadExtraVars). */
+  extraVars?: Record<string, unknown> | Map<string, VarEntry>;
+  /**
+   * Environment variables a winning lookup needs but that are not set: 'error' (default) reports all of them in one
+   * error; 'placeholder' reads each as a placeholder text, for what needs no secret (--list-hosts, --list-tasks).
+   */
+  missingEnv?: 'error' | 'placeholder';
 }
 
 /** Files Ansible skips when an inventory source is a directory. */
@@ -86,8 +93,11 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   b.finish();
 
   const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b);
-  const extra = extraEntries(opts.extraVars ?? {});
-  return assemble(b, dirs, extra, env, files, hostFile, path.resolve(varDirs[0] ?? '.'));
+  const extra = opts.extraVars instanceof Map ? opts.extraVars : extraEntries(opts.extraVars ?? {});
+  const missing = missingEnvVars(b, dirs, extra, env);
+  if (missing.size && opts.missingEnv !== 'placeholder') throw missingEnvError(missing);
+  const withPlaceholders = missing.size ? { ...env, ...Object.fromEntries([...missing.keys()].map((k) => [k, `(${k} not set)`])) } : env;
+  return assemble(b, dirs, extra, withPlaceholders, files, hostFile, path.resolve(varDirs[0] ?? '.'));
 }
 
 /** YAML when the extension says so, or when the text is a mapping such as `all:`; INI otherwise (like Ansible's plugin chain). */
@@ -137,6 +147,26 @@ async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuil
     out.push({ groupVars, hostVars });
   }
   return out;
+}
+
+/** Every environment variable a winning env lookup of some host needs and the environment lacks → where it is asked for. */
+function missingEnvVars(b: InventoryBuilder, dirs: VarsDir[], extra: Map<string, VarEntry>, env: NodeJS.ProcessEnv): Map<string, SourceLocation> {
+  const out = new Map<string, SourceLocation>();
+  const visit = (v: unknown, depth: number): void => {
+    if (v instanceof LookupRef) {
+      if (v.kind === 'env' && env[v.arg] === undefined && v.fallback === undefined && !out.has(v.arg)) out.set(v.arg, v.loc);
+    } else if (v && typeof v === 'object' && depth < 200 && !(v instanceof Secret)) for (const x of Object.values(v)) visit(x, depth + 1);
+  };
+  for (const def of b.hosts.values()) for (const e of winningVars(b, def, dirs, extra).values()) visit(e.value, 0);
+  return out;
+}
+
+function missingEnvError(missing: Map<string, SourceLocation>): InputError {
+  const where = (l: SourceLocation) => (l.line ? `${l.file}:${l.line}:${l.column}` : l.file);
+  const [first] = missing.values();
+  const list = [...missing].map(([name, l]) => `\n  ${name} (${where(l)})`).join('');
+  const n = missing.size;
+  return new InputError(`${n === 1 ? 'an environment variable the inventory reads is' : `${n} environment variables the inventory reads are`} not set:${list}\n  export ${n === 1 ? 'it' : 'them'} before the run (--list-hosts and --list-tasks do not need them)`, first!.file, first!.line || undefined, first!.column || undefined);
 }
 
 function extraEntries(extra: Record<string, unknown>): Map<string, VarEntry> {
