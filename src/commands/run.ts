@@ -20,6 +20,7 @@ import { listrRenderer } from '../output/listr-renderer.js';
 import { plainRenderer } from '../output/plain-renderer.js';
 import { renderRecap } from '../output/recap.js';
 import { redact } from '../secrets.js';
+import { OptionsError } from '../errors.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
@@ -29,6 +30,14 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
   const playbook = await loadPlaybook(resolvePlaybookPath(o.playbook));
   // The whole inventory is checked before anything else: a mistake anywhere is exit 4 with nothing touched.
   for (const w of checkInventory(inventory, playbook, { knownNames: knownVarNames(playbook) }).warnings) process.stderr.write(`provision: warning: ${w}\n`);
+  // One answer for a --limit that matches nothing, whatever is asked (a run, --check or a listing): a bad option, exit 5.
+  if (o.limit) {
+    try {
+      inventory.selectHosts(o.limit);
+    } catch (err) {
+      throw new OptionsError(`--limit ${o.limit}: ${(err as Error).message}`);
+    }
+  }
   if (o.listTags) {
     process.stdout.write(`${await listTags(inventory, playbook, o)}\n`);
     return 0;
