@@ -16,6 +16,7 @@ export async function loadExtraVars(items: string[]): Promise<Map<string, VarEnt
   for (const item of items) {
     const text = item.trim();
     if (text.startsWith('@')) {
+      parseExtraVars([item]); // its checks and messages (a missing file, an alias bomb, not a mapping) are exit 5, bad options
       for (const [k, v] of await loadVarsFile(text.slice(1))) out.set(k, v);
       continue;
     }

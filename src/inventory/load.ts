@@ -163,10 +163,13 @@ function missingEnvVars(b: InventoryBuilder, dirs: VarsDir[], extra: Map<string,
 
 function missingEnvError(missing: Map<string, SourceLocation>): InputError {
   const where = (l: SourceLocation) => (l.line ? `${l.file}:${l.line}:${l.column}` : l.file);
-  const [first] = missing.values();
-  const list = [...missing].map(([name, l]) => `\n  ${name} (${where(l)})`).join('');
-  const n = missing.size;
-  return new InputError(`${n === 1 ? 'an environment variable the inventory reads is' : `${n} environment variables the inventory reads are`} not set:${list}\n  export ${n === 1 ? 'it' : 'them'} before the run (--list-hosts and --list-tasks do not need them)`, first!.file, first!.line || undefined, first!.column || undefined);
+  const [[name, first]] = [...missing];
+  const hint = '(--list-hosts, --list-tasks and --list-tags do not need them)';
+  const problem =
+    missing.size === 1
+      ? `environment variable ${name} is not set: export it before the run ${hint}`
+      : `${missing.size} environment variables the inventory reads are not set:${[...missing].map(([n, l]) => `\n  ${n} (${where(l)})`).join('')}\n  export them before the run ${hint}`;
+  return new InputError(problem, first!.file, first!.line || undefined, first!.column || undefined);
 }
 
 function extraEntries(extra: Record<string, unknown>): Map<string, VarEntry> {

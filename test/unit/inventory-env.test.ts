@@ -72,6 +72,6 @@ describe('-e @file.yaml', () => {
   it('an unset one is reported with the -e file\'s line', async () => {
     const dir = write({ 'hosts.ini': '[brokers]\nmq1\n', 'extra.yaml': 'a: 1\nmqtt_admin_password: { from_env: ADMIN_PW }\n' });
     const extra = await loadExtraVars([`@${join(dir, 'extra.yaml')}`]);
-    await expect(loadInventory([join(dir, 'hosts.ini')], { env: {}, extraVars: extra })).rejects.toThrow(`ADMIN_PW (${join(dir, 'extra.yaml')}:2:`);
+    await expect(loadInventory([join(dir, 'hosts.ini')], { env: {}, extraVars: extra })).rejects.toThrow(`${join(dir, 'extra.yaml')}:2:34: environment variable ADMIN_PW is not set`);
   });
 });
