@@ -60,7 +60,7 @@ describe('first contact: every common mistake caught before a host is touched', 
       { args: common(inventory({ vip: '999.1.1.1/24' })), code: 4, message: /all\.yaml:7:\d+ cluster_vip: expected an IPv4 address with its prefix length/ },
       { args: common(inventory({ brokersGroup: 'mqtt_brokers' })), code: 4, message: /on group 'brokers', which the inventory does not have \(its groups: mqtt_brokers\) — did you mean 'mqtt_brokers'\?/ },
       { args: [...common(inventory()), '--becom'], code: 5, message: /^provision: unknown option '--becom' — did you mean '--become'\? \(see provision --help\)$/m },
-      { args: common(inventory()), env: {}, code: 4, message: /2 environment variables the inventory reads are not set:\n  SUDO_PASSWORD \(.*hosts\.ini:8:\d+\)\n  PLANT_A_PASSWORD \(.*all\.yaml:5:\d+\)/ },
+      { args: common(inventory()), env: {}, code: 4, message: /2 environment variables the inventory reads are not set:\n  SUDO_PASSWORD \(.*hosts\.ini:9:\d+\)\n  PLANT_A_PASSWORD \(.*all\.yaml:5:\d+\)/ },
     ];
     for (const c of cases) {
       const r = await provision(c.args, { env: { ...(c.env ?? ENV) } });
