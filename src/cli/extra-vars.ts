@@ -2,6 +2,28 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
 import { InputError, OptionsError } from '../errors.js';
 import { YAML_LIMITS, checkFileSize } from '../inventory/yaml-values.js';
+import type { VarEntry } from '../inventory/model.js';
+import { NO_LOCATION } from '../inventory/var-source.js';
+import { loadVarsFile } from '../inventory/vars-files.js';
+
+/**
+ * -e as the inventory loader takes it: `@file` items read like a group_vars file (YAML 1.1, `{ from_env: X }` and
+ * lookups, file:line positions for errors), the others as parseExtraVars reads them; later items win.
+ */
+export async function loadExtraVars(items: string[]): Promise<Map<string, VarEntry>> {
+  const out = new Map<string, VarEntry>();
+  const loc = NO_LOCATION('(extra vars)');
+  for (const item of items) {
+    const text = item.trim();
+    if (text.startsWith('@')) {
+      parseExtraVars([item]); // its checks and messages (a missing file, an alias bomb, not a mapping) are exit 5, bad options
+      for (const [k, v] of await loadVarsFile(text.slice(1))) out.set(k, v);
+      continue;
+    }
+    for (const [k, value] of Object.entries(parseExtraVars([item]))) out.set(k, { value, node: { loc }, file: loc.file });
+  }
+  return out;
+}
 
 /** `-e k=v k2=v2`, `-e '{"k": 1}'` or `-e @vars.yaml`, merged left to right like ansible-playbook. */
 export function parseExtraVars(items: string[]): Record<string, unknown> {

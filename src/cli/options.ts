@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { OptionsError } from '../errors.js';
+import type { Secret } from '../secrets.js';
+import { closestName } from '../inventory/typos.js';
 import { isPhase, PHASES, type Phase } from '../engine/phase.js';
 import { DEFAULT_LOCK_WAIT_SECONDS } from '../controller/run-lock.js';
 
@@ -23,6 +25,18 @@ export interface RunCliOptions {
   plain: boolean;
   /** Seconds to wait for another run's lock on the inventory (0: fail at once, exit 5). */
   waitLockSeconds?: number;
+  /** ansible-playbook's connection options: used where the inventory does not set the variable. */
+  user?: string;
+  become?: boolean;
+  becomeUser?: string;
+  privateKey?: string;
+  /** -K: ask for the become password on the terminal (or read one line from stdin) before anything else. */
+  askBecomePass?: boolean;
+  /** Filled in by the run command from -K; never parsed from argv. */
+  becomePassword?: Secret;
+  /** Check the inventory, variables and playbook, connect to nothing. */
+  syntaxCheck?: boolean;
+  listTags?: boolean;
 }
 
 export const RUN_OPTIONS = {
@@ -44,6 +58,14 @@ export const RUN_OPTIONS = {
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   plain: { type: 'boolean' },
   'wait-lock': { type: 'string' },
+  user: { type: 'string', short: 'u' },
+  become: { type: 'boolean', short: 'b' },
+  'become-user': { type: 'string' },
+  'ask-become-pass': { type: 'boolean', short: 'K' },
+  'private-key': { type: 'string' },
+  'key-file': { type: 'string' },
+  'syntax-check': { type: 'boolean' },
+  'list-tags': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -56,7 +78,7 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
   try {
     ({ values, positionals } = parseArgs({ args: withWaitLockDefault(argv), options: RUN_OPTIONS, allowPositionals: true, strict: true }));
   } catch (err) {
-    throw new OptionsError(`${(err as Error).message} (see provision --help)`);
+    throw new OptionsError(`${shortParseError(err as Error, RUN_OPTIONS)} (see provision --help)`);
   }
   if (positionals.length) throw new OptionsError(`unexpected argument '${positionals[0]}' (see provision --help)`);
   const phases = values.phase === undefined ? [...PHASES] : list(values.phase);
@@ -87,9 +109,36 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     ...(values.json ? { json: values.json } : {}),
     ...(values['known-hosts'] ? { knownHosts: values['known-hosts'] } : {}),
     ...(waitLock !== undefined ? { waitLockSeconds: Number(waitLock) } : {}),
+    ...(values.user ? { user: values.user } : {}),
+    ...(values.become ? { become: true } : {}),
+    ...(values['become-user'] ? { becomeUser: values['become-user'] } : {}),
+    ...(values['private-key'] || values['key-file'] ? { privateKey: values['private-key'] ?? values['key-file'] } : {}),
+    ...(values['ask-become-pass'] ? { askBecomePass: true } : {}),
+    ...(values['syntax-check'] ? { syntaxCheck: true } : {}),
+    ...(values['list-tags'] ? { listTags: true } : {}),
   };
   if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (see provision --help)');
   return out;
+}
+
+/**
+ * parseArgs' messages, made short and correct for a user: "unknown option '--becom' — did you mean '--become'?"
+ * instead of its advice about `--` and positional arguments.
+ */
+export function shortParseError(err: Error, options: Record<string, { short?: string; type: string }>): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || unknown) {
+    const given = unknown?.[1] ?? '?';
+    const names = Object.keys(options).map((n) => `--${n}`);
+    const guess = given.startsWith('--') ? closestName(given.split('=')[0]!, names) : undefined;
+    return `unknown option '${given}'${guess ? ` — did you mean '${guess}'?` : ''}`;
+  }
+  const missing = /^Option '(?:-(\w), )?--([\w-]+) <value>' argument missing/.exec(err.message);
+  if (missing) return `option --${missing[2]} needs a value`;
+  const notString = /^Option '(?:-\w, )?--([\w-]+)' does not take an argument/.exec(err.message);
+  if (notString) return `option --${notString[1]} takes no value`;
+  return err.message.split('. To specify')[0]!;
 }
 
 /** `--wait-lock` has an optional value (parseArgs has none): a bare `--wait-lock` means the default wait. */
@@ -101,8 +150,10 @@ export const HELP = `provision — agentless provisioning over SSH for a secured
 
 Usage:
   provision -i INVENTORY [options]          run the playbook (all phases: build → configure → runtime → cluster)
-  provision verify -i INVENTORY             end-to-end checks of a live cluster
-  provision sandbox up N | down | status    local Debian 12 test hosts (root, Linux)
+  provision verify -i INVENTORY [--known-hosts FILE] [--json FILE]
+                                            end-to-end checks of a live cluster (provision verify --help)
+  provision sandbox up N | add | down | status | stop H | start H | reboot H | exec H -- CMD
+                                            local Debian 12 test hosts (root, Linux; provision sandbox --help)
   provision demo [down]                     sandbox + full HA cluster + verify, in one command
 
 Options:
@@ -119,7 +170,14 @@ Options:
       --json FILE          machine-readable report (per host, per step)
       --list-hosts         list the hosts each play would run on, then exit
       --list-tasks         list the steps each play would run, then exit
-      --known-hosts FILE   known_hosts file (default ~/.ssh/known_hosts, or provision_known_hosts_file)
+      --list-tags          list the tags of each play's steps, then exit
+      --syntax-check       check the inventory, its variables and the playbook, connect to nothing, then exit
+  -u, --user USER          SSH user where the inventory sets no ansible_user
+  -b, --become             become root (sudo) where the inventory sets no ansible_become
+      --become-user USER   where the inventory sets no ansible_become_user (default root)
+  -K, --ask-become-pass    ask for the sudo password (a terminal prompt, else one line of stdin)
+      --private-key FILE   SSH key where the inventory sets no ansible_ssh_private_key_file (also --key-file)
+      --known-hosts FILE   known_hosts file (wins over provision_known_hosts_file; default ~/.ssh/known_hosts)
       --accept-new-host-keys  record unknown host keys (like OpenSSH accept-new); changed keys are always refused
       --plain              line output even on a terminal
       --wait-lock[=SECONDS]  wait for another run on the same inventory (default ${DEFAULT_LOCK_WAIT_SECONDS} s) instead of exit 5

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { HostContext } from '../engine/types.js';
 import { generatedSecret } from '../generated-secrets.js';
-import { zPort, zSecret } from '../inventory/schema.js';
+import { zBool, zPort, zSecret } from '../inventory/schema.js';
 import type { Secret } from '../secrets.js';
 import { checkBridgeTopics } from '../mosquitto/bridge.js';
 
@@ -26,7 +26,7 @@ export const bridgeVars = {
    * true: `round_robin false`, a bridge returns to its first broker when that answers again. false: `round_robin
    * true`, it stays where it is (no probing: avoids mosquitto's probe flaw while the first broker is powered off).
    */
-  cluster_bridge_failback: z.boolean().default(true),
+  cluster_bridge_failback: zBool.default(true),
   /** TLS listener for the other brokers' bridges, on the broker's primary address (the firewall admits brokers only). */
   mqtt_bridge_port: zPort.default(8884),
   mqtt_bridge_user: z.string().min(1).default('provision-bridge'),

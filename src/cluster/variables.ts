@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { mqttDefaultAclAccessSchema, mqttGroupsSchema, mqttRolesSchema, mqttUsersSchema } from '../dynsec/schema.js';
-import { zCidr, zOneLine, zPort, zSecret } from '../inventory/schema.js';
+import { zBool, zCidr, zOneLine, zPort, zSecret } from '../inventory/schema.js';
 import { bridgeVars } from './bridge.js';
 import { brokerVars } from './broker.js';
 import { cedaloBrokerVars, cedaloVars } from './cedalo.js';
@@ -23,7 +23,7 @@ export const VARIABLES = {
 
   // Base system (role base)
   base_packages: z.array(z.string()).default([]),
-  base_upgrade: z.boolean().default(false),
+  base_upgrade: zBool.default(false),
   package_cache_valid_seconds: z.number().int().positive().default(3600),
 
   // Mosquitto package (role mosquitto)
@@ -33,9 +33,9 @@ export const VARIABLES = {
   max_keepalive: z.number().int().min(5).max(65535).default(60),
   max_packet_size: z.number().int().min(1024).max(268435455).default(1048576),
   max_queued_messages: z.number().int().min(0).default(1000),
-  set_tcp_nodelay: z.boolean().default(true),
+  set_tcp_nodelay: zBool.default(true),
   sys_interval: z.number().int().min(1).max(3600).default(10),
-  persistence: z.boolean().default(true),
+  persistence: zBool.default(true),
   autosave_interval: z.number().int().min(1).default(60),
   /** One mosquitto.conf line per item: a CR/LF/NUL inside one would smuggle in lines nobody reads as such. */
   mosquitto_extra_config: z.array(z.string().refine((l) => !/[\r\n\u0000]/.test(l), 'expected one line (no CR, LF or NUL)')).default([]),

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { parseExtraVars } from '../cli/extra-vars.js';
+import { loadExtraVars } from '../cli/extra-vars.js';
 import { exitCodeForReport } from '../cli/exit-codes.js';
 import type { RunCliOptions } from '../cli/options.js';
 import { version } from '../cli/version.js';
@@ -7,20 +7,41 @@ import { acquireRunLock, describeCommand } from '../controller/run-lock.js';
 import { loadPlaybook, resolvePlaybookPath, type Playbook } from '../engine/playbook.js';
 import { projectDir } from '../engine/project.js';
 import { fanOut, type Reporter } from '../engine/reporter.js';
-import { runPlaybook } from '../engine/runner.js';
-import { connectionSpecFor } from '../inventory/connection.js';
+import { knownVarNames, runPlaybook } from '../engine/runner.js';
+import { checkInventory } from '../cluster/inventory-checks.js';
+import { connectionSpecFor, type ConnectionDefaults } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
-import type { Inventory } from '../inventory/types.js';
+import type { Inventory, InventoryHost } from '../inventory/types.js';
+import { checkConnections } from '../inventory/connection-checks.js';
 import { listHosts, listTasks } from '../output/listings.js';
+import { listTags } from '../output/list-tags.js';
+import { askSecret } from '../cli/prompt.js';
 import { listrRenderer } from '../output/listr-renderer.js';
 import { plainRenderer } from '../output/plain-renderer.js';
 import { renderRecap } from '../output/recap.js';
 import { redact } from '../secrets.js';
+import { OptionsError } from '../errors.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
-  const inventory = await loadInventory(o.inventories, { extraVars: parseExtraVars(o.extraVars) });
+  // Listings need no secret: an unset environment variable only blocks what connects (all of them named at once).
+  const listing = o.listHosts || o.listTasks || o.listTags;
+  const inventory = await loadInventory(o.inventories, { extraVars: await loadExtraVars(o.extraVars), missingEnv: listing ? 'placeholder' : 'error' });
   const playbook = await loadPlaybook(resolvePlaybookPath(o.playbook));
+  // The whole inventory is checked before anything else: a mistake anywhere is exit 4 with nothing touched.
+  for (const w of checkInventory(inventory, playbook, { knownNames: knownVarNames(playbook) }).warnings) process.stderr.write(`provision: warning: ${w}\n`);
+  // One answer for a --limit that matches nothing, whatever is asked (a run, --check or a listing): a bad option, exit 5.
+  if (o.limit) {
+    try {
+      inventory.selectHosts(o.limit);
+    } catch (err) {
+      throw new OptionsError(`--limit ${o.limit}: ${(err as Error).message}`);
+    }
+  }
+  if (o.listTags) {
+    process.stdout.write(`${await listTags(inventory, playbook, o)}\n`);
+    return 0;
+  }
   if (o.listHosts) {
     process.stdout.write(`${listHosts(inventory, playbook, o.limit)}\n`);
     return 0;
@@ -30,7 +51,14 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
     return 0;
   }
   // Bad connection variables (ansible_port: 0, …) are input errors, reported before any host is touched.
-  for (const name of inventory.selectHosts(o.limit ?? 'all')) connectionSpecFor(inventory.hosts.get(name)!, inventory.files[0]!);
+  // ... and so is a connection that would not run as root (a sudo user without ansible_become).
+  const specFor = (host: InventoryHost) => connectionSpecFor(host, inventory.files[0]!, process.env, connectionDefaults(o));
+  checkConnections(inventory, inventory.selectHosts(o.limit ?? 'all'), specFor);
+  if (o.syntaxCheck) {
+    process.stdout.write(`playbook: ${playbook.file}\ninventory: ${inventory.files.join(', ')} (${inventory.hostOrder.length} hosts): no problems found\n`);
+    return 0;
+  }
+  if (o.askBecomePass) o = { ...o, becomePassword: await askSecret('BECOME password: ') };
   // Every run that connects to hosts holds the inventory's lock, --check too (a concurrent run would make its
   // answer wrong); the listings above and `verify` read nothing the lock protects.
   const lock = await acquireRunLock(inventory.baseDir, {
@@ -56,7 +84,7 @@ async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playb
     options: { check: o.check, diff: o.diff, forks: o.forks, tags: o.tags, skipTags: o.skipTags, verbose: o.verbose },
     events: fanOut([renderer, ...extraReporters]),
     connect: (host) =>
-      SshTransport.connect(connectionSpecFor(host, inventory.files[0]!), {
+      SshTransport.connect(connectionSpecFor(host, inventory.files[0]!, process.env, connectionDefaults(o)), {
         ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
         acceptNewHostKeys: o.acceptNewHostKeys,
       }),
@@ -67,4 +95,15 @@ async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playb
   if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`\n${renderRecap(report)}\n`);
   return exitCodeForReport(report);
+}
+
+/** -u, -b, --become-user, --private-key, -K: used where the inventory does not say (its variables win, as in Ansible). */
+function connectionDefaults(o: RunCliOptions): ConnectionDefaults {
+  return {
+    ...(o.user ? { user: o.user } : {}),
+    ...(o.become ? { become: true } : {}),
+    ...(o.becomeUser ? { becomeUser: o.becomeUser } : {}),
+    ...(o.privateKey ? { privateKeyPath: o.privateKey } : {}),
+    ...(o.becomePassword ? { becomePassword: o.becomePassword } : {}),
+  };
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { shortParseError } from '../cli/options.js';
 import { connect as mqttConnect } from 'mqtt';
 import { OptionsError } from '../errors.js';
 import { isAbsent } from '../engine/runner.js';
@@ -35,10 +36,39 @@ function str(v: unknown, d: string): string {
   return typeof v === 'string' ? v : v instanceof Secret ? v.reveal() : d;
 }
 
+const VERIFY_OPTIONS = {
+  inventory: { type: 'string', short: 'i', multiple: true },
+  'known-hosts': { type: 'string' },
+  json: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const VERIFY_HELP = `provision verify — end-to-end checks of a live cluster (TLS logins through every endpoint, pub/sub, metrics)
+
+Usage:
+  provision verify -i INVENTORY [--known-hosts FILE] [--json FILE]
+
+Options:
+  -i, --inventory FILE     the inventory the cluster was provisioned from; repeatable
+      --known-hosts FILE   known_hosts file (default ~/.ssh/known_hosts, or provision_known_hosts_file)
+      --json FILE          write the checks and their results as JSON
+  -h, --help               this help
+
+Exit codes: 0 every check passed, 2 a check failed (each failure says what is wrong), 4 bad inventory, 5 bad options.`;
+
 /** `provision verify -i INV`: end-to-end checks of a live cluster; exits 2 and says what is wrong otherwise. */
 export async function verifyCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { inventory: { type: 'string', short: 'i', multiple: true }, 'known-hosts': { type: 'string' }, json: { type: 'string' } }, strict: true });
-  if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i');
+  let values: ReturnType<typeof parseArgs<{ options: typeof VERIFY_OPTIONS; strict: true }>>['values'];
+  try {
+    ({ values } = parseArgs({ args, options: VERIFY_OPTIONS, strict: true }));
+  } catch (err) {
+    throw new OptionsError(`verify: ${shortParseError(err as Error, VERIFY_OPTIONS)} (see provision verify --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(`${VERIFY_HELP}\n`);
+    return 0;
+  }
+  if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i (see provision verify --help)');
   const inv = await loadInventory(values.inventory);
   const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => !isAbsent(inv.hosts.get(h)!));
   const lbs = inv.groups.get('loadbalancers')?.hosts ?? [];

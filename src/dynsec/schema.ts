@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { Secret } from '../secrets.js';
-import { zMqttName } from '../inventory/schema.js';
+import { zBool, zMqttName } from '../inventory/schema.js';
 import { topicFilterProblem } from './topic.js';
 import { ACL_TYPES, DEFAULT_ACL_TYPES, type DesiredAuth } from './types.js';
 
@@ -49,7 +49,7 @@ export const mqttAclSchema = z
   .object({
     acltype: z.enum(ACL_TYPES),
     topic: topicFilterSchema,
-    allow: z.boolean().default(true),
+    allow: zBool.default(true),
     priority: z.number().int().optional(),
   })
   .strict();
@@ -61,7 +61,7 @@ export const mqttUserSchema = z
     textname: textname.optional(),
     roles: z.array(roleRefSchema).default([]),
     groups: z.array(name).optional(),
-    disabled: z.boolean().optional(),
+    disabled: zBool.optional(),
   })
   .strict();
 
@@ -81,7 +81,7 @@ export const mqttGroupSchema = z
   .strict();
 
 export const mqttDefaultAclAccessSchema = z
-  .object(Object.fromEntries(DEFAULT_ACL_TYPES.map((k) => [k, z.boolean().optional()])) as Record<(typeof DEFAULT_ACL_TYPES)[number], z.ZodOptional<z.ZodBoolean>>)
+  .object(Object.fromEntries(DEFAULT_ACL_TYPES.map((k) => [k, zBool.optional()])) as Record<(typeof DEFAULT_ACL_TYPES)[number], z.ZodOptional<typeof zBool>>)
   .strict();
 
 /** Duplicates are refused where the list is read (at load time, at the duplicate's line), not first by the broker. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InputError, OptionsError, UnreachableError } from '../errors.js';
+import { InputError, OptionsError, StepError, UnreachableError } from '../errors.js';
 import type { HostFacts } from '../facts/host-facts.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import type { Inventory, InventoryHost } from '../inventory/types.js';
@@ -96,6 +96,8 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
         try {
           st.transport = await req.connect(inventory.hosts.get(name)!);
           st.facts = await gatherHostFacts(st.transport);
+          // Steps are planned as root: as any other user a run fails half-way and --check reports what it could never do.
+          if (st.facts.user !== 'root') throw new StepError(`commands run as '${st.facts.user}', not root: set ansible_become: true (or connect as root)`);
           events.hostConnected(name, `${st.facts.os.pretty}, ${st.facts.primaryAddress}`);
         } catch (err) {
           const message = errorMessage(err);

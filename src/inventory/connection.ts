@@ -23,11 +23,20 @@ export interface ConnectionSpec {
 
 type Jump = NonNullable<ConnectionSpec['jump']>;
 
+/** ansible-playbook's command-line connection options (-u, -b, --become-user, --private-key, -K): the inventory's variables win over them, as in Ansible. */
+export interface ConnectionDefaults {
+  user?: string;
+  become?: boolean;
+  becomeUser?: string;
+  privateKeyPath?: string;
+  becomePassword?: Secret;
+}
+
 /**
  * How to reach a host, from Ansible's connection variables. When Ansible accepts several names for one setting,
  * the later name of its list wins, as in Ansible (e.g. `ansible_ssh_host` over `ansible_host`).
  */
-export function connectionSpecFor(host: InventoryHost, inventoryFile: string, env: NodeJS.ProcessEnv = process.env): ConnectionSpec {
+export function connectionSpecFor(host: InventoryHost, inventoryFile: string, env: NodeJS.ProcessEnv = process.env, defaults: ConnectionDefaults = {}): ConnectionSpec {
   const r = new VarReader(host, inventoryFile);
   const home = env.HOME || os.homedir();
   const localUser = () => currentUser(env);
@@ -37,9 +46,9 @@ export function connectionSpecFor(host: InventoryHost, inventoryFile: string, en
     throw r.error('ansible_connection', `connection '${connection}' is not supported: provision connects over SSH (use ssh, or leave it unset)`);
   }
 
-  const user = r.string(['ansible_user', 'ansible_ssh_user']) ?? localUser();
+  const user = r.string(['ansible_user', 'ansible_ssh_user']) ?? defaults.user ?? localUser();
   const keyFile = r.string(['ansible_private_key_file', 'ansible_ssh_private_key_file']);
-  const privateKeyPath = keyFile !== undefined ? expandHome(keyFile, home) : undefined;
+  const privateKeyPath = keyFile !== undefined ? expandHome(keyFile, home) : defaults.privateKeyPath !== undefined ? expandHome(defaults.privateKeyPath, home) : undefined;
   const sshArgs = [...r.args('ansible_ssh_common_args'), ...r.args('ansible_ssh_extra_args')];
 
   const spec: ConnectionSpec = {
@@ -47,8 +56,8 @@ export function connectionSpecFor(host: InventoryHost, inventoryFile: string, en
     address: r.string(['ansible_host', 'ansible_ssh_host']) ?? host.name,
     port: r.port(['ansible_port', 'ansible_ssh_port']) ?? 22,
     user,
-    become: r.bool(['ansible_become']) ?? false,
-    becomeUser: r.string(['ansible_become_user']) ?? 'root',
+    become: r.bool(['ansible_become']) ?? defaults.become ?? false,
+    becomeUser: r.string(['ansible_become_user']) ?? defaults.becomeUser ?? 'root',
     connectTimeoutMs: (r.seconds(['ansible_timeout', 'ansible_ssh_timeout']) ?? 10) * 1000,
   };
   if (privateKeyPath) spec.privateKeyPath = privateKeyPath;
@@ -56,7 +65,7 @@ export function connectionSpecFor(host: InventoryHost, inventoryFile: string, en
   const known = r.string(['provision_known_hosts_file']) ?? sshOption(sshArgs.map((a) => a.text), 'UserKnownHostsFile');
   if (known) spec.knownHostsFile = expandHome(known, home);
 
-  const becomePassword = r.secret(['ansible_become_password', 'ansible_become_pass']);
+  const becomePassword = r.secret(['ansible_become_password', 'ansible_become_pass']) ?? defaults.becomePassword;
   if (becomePassword) spec.becomePassword = becomePassword;
 
   const jumpKey = r.string(['provision_jump_private_key_file']);
@@ -69,6 +78,16 @@ export function connectionSpecFor(host: InventoryHost, inventoryFile: string, en
     if (jump) spec.jump = jump;
   }
   return spec;
+}
+
+/**
+ * Every role needs root (packages, /etc, services): a spec that leaves commands running as another user can only
+ * fail half-way (`mktemp: Permission denied`), and its --check would report changes it could never make.
+ */
+export function rootProblem(spec: Pick<ConnectionSpec, 'user' | 'become' | 'becomeUser'>): string | undefined {
+  if (spec.become ? spec.becomeUser === 'root' : spec.user === 'root') return undefined;
+  if (spec.become) return `become_user '${spec.becomeUser}' is not root: provision needs root on the hosts — set ansible_become_user: root (or leave it unset)`;
+  return `connecting as '${spec.user}' (not root) without become: provision needs root on the hosts — set ansible_become: true (or connect as root)`;
 }
 
 function currentUser(env: NodeJS.ProcessEnv): string {

@@ -11,14 +11,21 @@ import { resolveHostVars } from './resolve.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import { loadVarsFor } from './vars-files.js';
 import { NO_LOCATION } from './var-source.js';
+import { LookupRef } from './markers.js';
+import type { SourceLocation } from './types.js';
 import { checkFileSize, parseYamlFile } from './yaml-values.js';
 import { parseYamlInventory } from './yaml-inventory.js';
 
 export interface LoadInventoryOptions {
   /** Environment for `lookup('env', …)` / `from_env` (default: process.env). */
   env?: NodeJS.ProcessEnv;
-  /** `-e` variables: highest precedence. */
-  extraVars?: Record<string, unknown>;
+  /** `-e` variables: highest precedence (entries with their positions when read from `-e @file`, see loadExtraVars). */
+  extraVars?: Record<string, unknown> | Map<string, VarEntry>;
+  /**
+   * Environment variables a winning lookup needs but that are not set: 'error' (default) reports all of them in one
+   * error; 'placeholder' reads each as a placeholder text, for what needs no secret (--list-hosts, --list-tasks).
+   */
+  missingEnv?: 'error' | 'placeholder';
 }
 
 /** Files Ansible skips when an inventory source is a directory. */
@@ -86,8 +93,11 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   b.finish();
 
   const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b);
-  const extra = extraEntries(opts.extraVars ?? {});
-  return assemble(b, dirs, extra, env, files, hostFile, path.resolve(varDirs[0] ?? '.'));
+  const extra = opts.extraVars instanceof Map ? opts.extraVars : extraEntries(opts.extraVars ?? {});
+  const missing = missingEnvVars(b, dirs, extra, env);
+  if (missing.size && opts.missingEnv !== 'placeholder') throw missingEnvError(missing);
+  const withPlaceholders = missing.size ? { ...env, ...Object.fromEntries([...missing.keys()].map((k) => [k, `(${k} not set)`])) } : env;
+  return assemble(b, dirs, extra, withPlaceholders, files, hostFile, path.resolve(varDirs[0] ?? '.'));
 }
 
 /** YAML when the extension says so, or when the text is a mapping such as `all:`; INI otherwise (like Ansible's plugin chain). */
@@ -139,6 +149,29 @@ async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuil
   return out;
 }
 
+/** Every environment variable a winning env lookup of some host needs and the environment lacks → where it is asked for. */
+function missingEnvVars(b: InventoryBuilder, dirs: VarsDir[], extra: Map<string, VarEntry>, env: NodeJS.ProcessEnv): Map<string, SourceLocation> {
+  const out = new Map<string, SourceLocation>();
+  const visit = (v: unknown, depth: number): void => {
+    if (v instanceof LookupRef) {
+      if (v.kind === 'env' && env[v.arg] === undefined && v.fallback === undefined && !out.has(v.arg)) out.set(v.arg, v.loc);
+    } else if (v && typeof v === 'object' && depth < 200 && !(v instanceof Secret)) for (const x of Object.values(v)) visit(x, depth + 1);
+  };
+  for (const def of b.hosts.values()) for (const e of winningVars(b, def, dirs, extra).values()) visit(e.value, 0);
+  return out;
+}
+
+function missingEnvError(missing: Map<string, SourceLocation>): InputError {
+  const where = (l: SourceLocation) => (l.line ? `${l.file}:${l.line}:${l.column}` : l.file);
+  const [[name, first]] = [...missing];
+  const hint = '(--list-hosts, --list-tasks and --list-tags do not need them)';
+  const problem =
+    missing.size === 1
+      ? `environment variable ${name} is not set: export it before the run ${hint}`
+      : `${missing.size} environment variables the inventory reads are not set:${[...missing].map(([n, l]) => `\n  ${n} (${where(l)})`).join('')}\n  export them before the run ${hint}`;
+  return new InputError(problem, first!.file, first!.line || undefined, first!.column || undefined);
+}
+
 function extraEntries(extra: Record<string, unknown>): Map<string, VarEntry> {
   const loc = NO_LOCATION('(extra vars)');
   return new Map(Object.entries(extra).map(([k, value]) => [k, { value, node: { loc }, file: loc.file }]));
@@ -167,7 +200,7 @@ function assemble(
     const { vars, varSources } = resolveHostVars(winningVars(b, def, dirs, extra), {
       host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache,
     });
-    hosts.set(name, { name, groups: hostGroups, vars, varSources });
+    hosts.set(name, { name, groups: hostGroups, vars, varSources, loc: def.loc });
   }
 
   const hostOrder = [...b.hostOrder];
@@ -177,6 +210,7 @@ function assemble(
     hosts,
     groups,
     hostOrder,
+    groupLocations: new Map([...b.groups.values()].flatMap((g) => (g.loc ? [[g.name, g.loc] as const] : []))),
     selectHosts: (pattern: string) => selectHosts(pattern, { groups, hostOrder }),
   };
 }

@@ -89,3 +89,23 @@ export const zMqttPassword = zSecret.superRefine((s, ctx) => {
 export const zOneLine = z.string().superRefine((s, ctx) => {
   if (hasControlChars(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected one line of text without control characters (found ${describeControlChar(s)})` });
 });
+
+const TRUE_WORDS = new Set(['true', 'yes', 'on', '1', 'y', 't']);
+const FALSE_WORDS = new Set(['false', 'no', 'off', '0', 'n', 'f']);
+
+/**
+ * A boolean as Ansible's `bool` takes it: true/false, yes/no, on/off, 1/0 (also y/n, t/f) in any case, from YAML,
+ * INI (where `persistence=true` is the string "true") and `-e k=v` alike.
+ */
+export const zBool = z.preprocess(
+  (v) => {
+    if (typeof v === 'string') {
+      const w = v.trim().toLowerCase();
+      if (TRUE_WORDS.has(w)) return true;
+      if (FALSE_WORDS.has(w)) return false;
+    }
+    if (v === 1 || v === 0) return v === 1;
+    return v;
+  },
+  z.boolean({ invalid_type_error: 'expected a boolean (true/false, yes/no, on/off, 1/0)' }),
+);

@@ -19,6 +19,8 @@ export interface InventoryHost {
   vars: Record<string, unknown>;
   /** Source of each variable's winning value. */
   varSources: Record<string, VarSource>;
+  /** Where the host was first declared (errors about the host itself point here). */
+  loc?: SourceLocation;
 }
 
 export interface InventoryGroup {
@@ -37,6 +39,8 @@ export interface Inventory {
   groups: Map<string, InventoryGroup>;
   /** Host names in inventory order. */
   hostOrder: string[];
+  /** Where each group was first declared (not the implicit `all` and `ungrouped`): errors about a group point there. */
+  groupLocations?: Map<string, SourceLocation>;
   /** Ansible host patterns: `all`, `*`, `grp`, `h1,h2`, `grp:!h3`, `!lb1`, `grp1:&grp2`, globs `mq*`. Unknown names → InputError. */
   selectHosts(pattern: string): string[];
 }

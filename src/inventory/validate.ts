@@ -89,7 +89,9 @@ function issueError(issue: z.ZodIssue, host: InventoryHost, input: unknown, sche
     const parentLoc = src?.locate(path.slice(1, -1));
     return at(`required key '${String(path[path.length - 1])}' is missing${suffix}`, parentLoc, src?.file ?? opts.inventoryFile, formatVarPath(path));
   }
-  const problem = `${expectation(issue, value)}, got ${describeValue(value)}${secretHint(issue, value)}${suffix}`;
+  // A custom check about a whole mapping or list (a duplicate entry) says what is wrong itself: "got a mapping" adds nothing.
+  const got = issue.code === 'custom' && /\bduplicate\b/.test(issue.message) ? '' : `, got ${describeValue(value)}`;
+  const problem = `${expectation(issue, value)}${got}${secretHint(issue, value)}${suffix}`;
   return at(problem, src?.locate(path.slice(1)), src?.file ?? opts.inventoryFile, formatVarPath(path));
 }
 

@@ -336,3 +336,50 @@ describe('exitCodeForError', () => {
     expect(exitCodeForError('a string')).toBe(1);
   });
 });
+
+describe('ansible-playbook flags and short option errors (issue 10 item 5)', () => {
+  it('-u, -b/--become, --become-user, -K, --private-key/--key-file, --syntax-check, --list-tags are read', () => {
+    expect(parseRunOptions(['-i', 'h', '-u', 'admin', '-b', '--become-user', 'root', '-K', '--private-key', '~/.ssh/k', '--syntax-check', '--list-tags'])).toMatchObject({
+      user: 'admin', become: true, becomeUser: 'root', askBecomePass: true, privateKey: '~/.ssh/k', syntaxCheck: true, listTags: true,
+    });
+    expect(parseRunOptions(['-i', 'h', '--become', '--key-file=/k']).privateKey).toBe('/k');
+    expect(parseRunOptions(['-i', 'h', '-bK'])).toMatchObject({ become: true, askBecomePass: true });
+  });
+
+  it('an unknown option gets a short correct message (with "did you mean"), not parseArgs\' advice about --', () => {
+    const e = thrown(() => parseRunOptions(['-i', 'h', '--becom']));
+    expect(e).toBeInstanceOf(OptionsError);
+    expect(e.message).toBe("unknown option '--becom' — did you mean '--become'? (see provision --help)");
+    expect(thrown(() => parseRunOptions(['-i', 'h', '-X'])).message).toBe("unknown option '-X' (see provision --help)");
+    expect(thrown(() => parseRunOptions(['-i'])).message).toBe('option --inventory needs a value (see provision --help)');
+    expect(thrown(() => parseRunOptions(['-i', 'h', '--check=yes'])).message).toBe('option --check takes no value (see provision --help)');
+  });
+
+  it('--help lists every command and option the README documents', async () => {
+    const { HELP } = await import('../../src/cli/options.js');
+    const readme = (await import('node:fs')).readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+    const documented = [...readme.matchAll(/^\| `(-\w, )?(--[\w-]+)/gm)].map((m) => m[2]!);
+    expect(documented.length).toBeGreaterThan(10);
+    for (const o of documented) expect(HELP, o).toContain(o);
+    for (const c of ['verify', 'sandbox up N', 'add', 'stop H', 'start H', 'reboot H', 'exec H -- CMD', 'demo [down]']) expect(HELP, c).toContain(c);
+  });
+});
+
+describe('provision verify options', () => {
+  it('--help prints its usage and exits 0; an unknown option is a bad option (exit 5) naming it', async () => {
+    const { verifyCommand, VERIFY_HELP } = await import('../../src/commands/verify.js');
+    expect(VERIFY_HELP).toContain('provision verify -i INVENTORY');
+    const write = process.stdout.write;
+    let out = '';
+    process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+    try {
+      expect(await verifyCommand(['--help'])).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(out).toContain('--known-hosts FILE');
+    const e = await rejected(verifyCommand(['-i', 'x', '--jsn', 'f']));
+    expect(e.message).toBe("verify: unknown option '--jsn' — did you mean '--json'? (see provision verify --help)");
+    expect(exitCodeForError(e)).toBe(EXIT.options);
+  });
+});

@@ -94,7 +94,9 @@ class FakeHost implements Transport {
       if (this.hostFactsError) throw this.hostFactsError;
       const out = hostFactsOutput(this.host, this.n);
       const primary = this.store.get('primary');
-      return { stdout: primary ? out.replace(/^primary=.*$/m, `primary=${primary}`) : out, stderr: '', code: 0 };
+      const user = this.store.get('user');
+      const withUser = user ? out.replace(/^user=.*$/m, `user=${user}`) : out;
+      return { stdout: primary ? withUser.replace(/^primary=.*$/m, `primary=${primary}`) : withUser, stderr: '', code: 0 };
     }
     const batch = [...text.matchAll(/printf '\\n@@([0-9a-f]+) %d\\n' (\d+)\n\( ([\s\S]*?)\n\) <\/dev\/null 2>\/dev\/null\nprintf '\\n@@\1 end %d %d\\n' \2 \$\?/g)];
     if (batch.length) {
@@ -602,6 +604,18 @@ describe('runPlaybook: unreachable hosts', () => {
     expect(r.hosts.has('h2')).toBe(false);
     expect(r.hosts.get('h1')!.scripts()).toEqual(['echo s1']);
     expect(exitCodeForReport(r.report)).toBe(EXIT.unreachable);
+  });
+
+  it('commands that would not run as root (a sudo user without become): the host fails before planning, with the fix; --check reports no plan', async () => {
+    for (const check of [false, true]) {
+      const r = await run([play('p', 'h1,h2', [r1])], { phases: ['build'], options: { check }, setup: (h) => h.host === 'h2' && h.store.set('user', 'admin') });
+      expect(summaryOf(r.report, 'h2')).toMatchObject({ state: 'failed', changed: 0 });
+      expect(summaryOf(r.report, 'h2').error).toContain("commands run as 'admin', not root: set ansible_become: true (or connect as root)");
+      expect(r.byHost('h2').map((s) => s.step)).toEqual(['connect and gather facts']);
+      expect(r.hosts.get('h2')!.scripts()).toEqual([]);
+      expect(summaryOf(r.report, 'h1').state).toBe('ok');
+      expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
+    }
   });
 
   it('a failed host outranks an unreachable one: exit 2', async () => {
