@@ -9,10 +9,9 @@
 //   npx tsc -p tsconfig.json && node dist/bench/cold.js [--reps 3] [--hosts 3] [--keep]
 //
 // Prints a markdown table on stdout; raw figures go to bench/results/cold-<date>.json.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { buildExporterOnController } from '../src/exporter/controller-build.js';
 import { sandboxDown } from '../src/sandbox/index.js';
 import type { Sandbox } from '../src/sandbox/index.js';
@@ -25,6 +24,7 @@ import {
   ansibleEnv,
   ansibleRecap,
   argValue,
+  brokersPlaybook,
   closeControlMasters,
   fmt,
   fmtStats,
@@ -43,16 +43,6 @@ const hostCount = Number(argValue('--hosts', '3'));
 const keep = process.argv.includes('--keep');
 type Tool = 'provision' | 'ansible' | 'floor';
 const TOOLS: Tool[] = ['provision', 'ansible', 'floor'];
-
-/** The brokers play of playbooks/site.yaml, alone (the later plays need load balancers / cluster settings). */
-function brokersPlaybook(work: string): string {
-  const plays = parse(readFileSync(join(PROJECT, 'playbooks', 'site.yaml'), 'utf8')) as { name: string; hosts: string }[];
-  const play = plays.find((p) => p.hosts === 'brokers' && /broker/i.test(p.name));
-  if (!play) throw new Error('playbooks/site.yaml has no brokers play');
-  const file = join(work, 'brokers.yaml');
-  writeFileSync(file, stringify([play]));
-  return file;
-}
 
 /** Serving brokers: every host's exporter answers on :9234 with broker metrics (so mosquitto runs, the
  * exporter's dynsec login works and the firewall lets 9234 in). */

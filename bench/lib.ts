@@ -1,7 +1,8 @@
 // Shared helpers of the benchmarks (bench/noop.ts, bench/cold.ts): timing child processes, statistics,
 // the Ansible environment, SSH control-master cleanup, machine description. See bench/README.md.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { sandboxDown, sandboxUp, type Sandbox } from '../src/sandbox/index.js';
@@ -146,4 +147,14 @@ export function log(line: string): void {
 export function argValue(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+/** The brokers play of playbooks/site.yaml, alone (the later plays need load balancers / cluster settings). */
+export function brokersPlaybook(work: string): string {
+  const plays = parse(readFileSync(join(PROJECT, 'playbooks', 'site.yaml'), 'utf8')) as { name: string; hosts: string }[];
+  const play = plays.find((p) => p.hosts === 'brokers' && /broker/i.test(p.name));
+  if (!play) throw new Error('playbooks/site.yaml has no brokers play');
+  const file = join(work, 'brokers.yaml');
+  writeFileSync(file, stringify([play]));
+  return file;
 }
