@@ -2,11 +2,16 @@ import { writeFileSync } from 'node:fs';
 import { parseExtraVars } from '../cli/extra-vars.js';
 import { exitCodeForReport } from '../cli/exit-codes.js';
 import type { RunCliOptions } from '../cli/options.js';
+import { onInternalError } from '../cli/last-resort.js';
 import { version } from '../cli/version.js';
+import type { RunReport } from '../engine/records.js';
 import { loadPlaybook, resolvePlaybookPath } from '../engine/playbook.js';
 import { projectDir } from '../engine/project.js';
 import { fanOut, type Reporter } from '../engine/reporter.js';
+import { runRecorder } from '../engine/run-recorder.js';
 import { runPlaybook } from '../engine/runner.js';
+import { errorMessage } from '../engine/step-runner.js';
+import { ProvisionError } from '../errors.js';
 import { connectionSpecFor } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
 import { listHosts, listTasks } from '../output/listings.js';
@@ -28,23 +33,41 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
   }
   const tty = process.stdout.isTTY && !o.plain && !process.env.CI;
   const renderer = tty ? listrRenderer({ diff: o.diff, verbose: o.verbose }) : plainRenderer({ diff: o.diff, verbose: o.verbose });
-  const report = await runPlaybook({
-    inventory,
-    playbook,
-    phases: o.phases,
-    ...(o.limit ? { limit: o.limit } : {}),
-    options: { check: o.check, diff: o.diff, forks: o.forks, tags: o.tags, skipTags: o.skipTags, verbose: o.verbose },
-    events: fanOut([renderer, ...extraReporters]),
-    connect: (host) =>
-      SshTransport.connect(connectionSpecFor(host, inventory.files[0]!), {
-        ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
-        acceptNewHostKeys: o.acceptNewHostKeys,
-      }),
-    version: version(),
-    projectDir: projectDir(),
+  const recorder = runRecorder({ version: version(), check: o.check, phases: o.phases });
+  const writeOut = (report: RunReport) => {
+    if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\n${renderRecap(report)}\n`);
+  };
+  const interrupted = (err: unknown) => `${err instanceof ProvisionError ? '' : 'internal error: '}${errorMessage(err).split('\n')[0]}`;
+  // What was done is written out even when the run dies of an error nothing caught (see cli/last-resort.ts).
+  const undo = onInternalError((err) => {
+    if (recorder.touched) writeOut(recorder.report(interrupted(err)));
   });
+  let report: RunReport;
+  try {
+    report = await runPlaybook({
+      inventory,
+      playbook,
+      phases: o.phases,
+      ...(o.limit ? { limit: o.limit } : {}),
+      options: { check: o.check, diff: o.diff, forks: o.forks, tags: o.tags, skipTags: o.skipTags, verbose: o.verbose },
+      events: fanOut([renderer, recorder, ...extraReporters]),
+      connect: (host) =>
+        SshTransport.connect(connectionSpecFor(host, inventory.files[0]!), {
+          ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
+          acceptNewHostKeys: o.acceptNewHostKeys,
+        }),
+      version: version(),
+      projectDir: projectDir(),
+    });
+  } catch (err) {
+    // Bad input found before any host was touched stays a one-line error; later, the recap says what was done.
+    if (recorder.touched) writeOut(recorder.report(interrupted(err)));
+    throw err;
+  } finally {
+    undo();
+  }
   if ('flush' in renderer && typeof renderer.flush === 'function') await renderer.flush();
-  if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\n${renderRecap(report)}\n`);
+  writeOut(report);
   return exitCodeForReport(report);
 }
