@@ -11,7 +11,7 @@ import { resolveHostVars } from './resolve.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import { loadVarsFor } from './vars-files.js';
 import { NO_LOCATION } from './var-source.js';
-import { parseYamlFile } from './yaml-values.js';
+import { checkFileSize, parseYamlFile } from './yaml-values.js';
 import { parseYamlInventory } from './yaml-inventory.js';
 
 export interface LoadInventoryOptions {
@@ -39,8 +39,10 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   const parseFile = async (file: string) => {
     let text: string;
     try {
+      checkFileSize(file, (await stat(file)).size, 'the inventory file');
       text = await readFile(file, 'utf8');
     } catch (e) {
+      if (e instanceof InputError) throw e;
       throw new InputError(`cannot read inventory file: ${(e as Error).message}`, file);
     }
     files.push(file);
