@@ -21,6 +21,7 @@ import { listrRenderer } from '../output/listr-renderer.js';
 import { plainRenderer } from '../output/plain-renderer.js';
 import { renderRecap } from '../output/recap.js';
 import { redact } from '../secrets.js';
+import { checkPrivateKeyFiles } from '../transport/private-key.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
@@ -34,8 +35,12 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
     process.stdout.write(`${await listTasks(inventory, playbook, o)}\n`);
     return 0;
   }
-  // Bad connection variables (ansible_port: 0, …) are input errors, reported before any host is touched.
-  for (const name of inventory.selectHosts(o.limit ?? 'all')) connectionSpecFor(inventory.hosts.get(name)!, inventory.files[0]!);
+  // Bad connection variables (ansible_port: 0, …) and unusable key files (missing, readable by others) are
+  // input errors, reported before any host is touched.
+  for (const name of inventory.selectHosts(o.limit ?? 'all')) {
+    const host = inventory.hosts.get(name)!;
+    checkPrivateKeyFiles(host, connectionSpecFor(host, inventory.files[0]!), inventory.files[0]!);
+  }
   // Every run that connects to hosts holds the inventory's lock, --check too (a concurrent run would make its
   // answer wrong); the listings above and `verify` read nothing the lock protects.
   const lock = await acquireRunLock(inventory.baseDir, {

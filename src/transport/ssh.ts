@@ -8,6 +8,7 @@ import type { ConnectionSpec } from '../inventory/connection.js';
 import { containsSecret, redact } from '../secrets.js';
 import { Semaphore, sleep } from '../util/semaphore.js';
 import { appendKnownHost, fingerprint, judgeHostKey, knownHostsName, knownKeysFor, keyTypeOf } from './known-hosts.js';
+import { privateKeyFileProblem } from './private-key.js';
 import { shq } from './shell-quote.js';
 import { SudoHandshake, wrapWithSudo } from './sudo.js';
 import type { ExecOptions, ExecResult, Transport } from './types.js';
@@ -144,12 +145,14 @@ export class SshTransport implements Transport {
       },
     };
     if (o.keyPath) {
-      if (!existsSync(o.keyPath)) throw new UnreachableError(o.label, `private key file ${o.keyPath} does not exist (ansible_ssh_private_key_file)`);
+      const problem = privateKeyFileProblem(o.keyPath);
+      if (problem) throw new UnreachableError(o.label, `${problem} (ansible_ssh_private_key_file)`);
       config.privateKey = readFileSync(o.keyPath);
     } else if (process.env.SSH_AUTH_SOCK) {
       config.agent = process.env.SSH_AUTH_SOCK;
     } else {
-      const fallback = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find(existsSync);
+      // As ssh does with its default keys: an unprotected one is passed over.
+      const fallback = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f) && !privateKeyFileProblem(f));
       if (fallback) config.privateKey = readFileSync(fallback);
     }
     return new Promise((resolve, reject) => {
