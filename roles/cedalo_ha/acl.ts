@@ -11,6 +11,7 @@
  * result is then verified on a new session) and any other admin session (a simulator's, a Management
  * Center's): those reconnect.
  */
+import { signal } from '../../src/engine/coordination.js';
 import type { Step } from '../../src/engine/types.js';
 import type { Transport } from '../../src/transport/types.js';
 import { StepError } from '../../src/errors.js';
@@ -125,12 +126,8 @@ export interface AclEntry {
   unreachable?: string;
 }
 
-export function aclBarrier(play: { name: string; shared: Map<string, unknown> }): Map<string, AclEntry> {
-  const key = `cedalo_ha:acl:${play.name}`;
-  let m = play.shared.get(key) as Map<string, AclEntry> | undefined;
-  if (!m) play.shared.set(key, (m = new Map()));
-  return m;
-}
+/** Posted by every broker's ACL step, awaited by the membership step (a barrier per play). */
+export const ACL_SETTLED = signal<AclEntry>('the HA API grant');
 
 /**
  * This broker's admin role may use the HA control API. A step of every broker's own step list, so a
@@ -141,21 +138,21 @@ export function aclStep(o: { adminPort: number; controlPrefix: string; login: Ad
   return {
     name: `admin role may use the Cedalo HA control API (${o.controlPrefix}/cedalo/ha/#)`,
     plan: async (ctx) => {
-      const barrier = aclBarrier(ctx.play);
+      const settled = (host: string, entry: AclEntry) => ctx.play.coordination.post(ACL_SETTLED, ctx.play.name, host, entry);
       let cmds: Record<string, unknown>[];
       try {
         cmds = await missingAcls(ctx.name, ctx.transport, o);
       } catch (e) {
         if (!ctx.check) throw e;
         const why = redact((e as Error).message);
-        barrier.set(ctx.name, { granted: false, unreachable: why });
+        settled(ctx.name, { granted: false, unreachable: why });
         return { changes: [{ summary: `grant the admin role ${haControlAcls(o.controlPrefix).map((a) => a.acltype).join(', ')} on ${o.controlPrefix}/cedalo/ha/# (broker not reachable yet: ${why})` }] };
       }
       if (cmds.length === 0) {
-        barrier.set(ctx.name, { granted: false });
+        settled(ctx.name, { granted: false });
         return { changes: [] };
       }
-      if (ctx.check) barrier.set(ctx.name, { granted: false, wouldGrant: cmds.map(describeAclCommand) });
+      if (ctx.check) settled(ctx.name, { granted: false, wouldGrant: cmds.map(describeAclCommand) });
       return {
         changes: [
           {
@@ -163,7 +160,7 @@ export function aclStep(o: { adminPort: number; controlPrefix: string; login: Ad
             diff: cmds.map(describeAclCommand).join('\n'),
             apply: async (hc) => {
               await grantAcls(hc.name, hc.transport, o);
-              barrier.set(hc.name, { granted: true });
+              settled(hc.name, { granted: true });
               return 'verified on a new session';
             },
           },

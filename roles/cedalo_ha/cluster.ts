@@ -5,7 +5,7 @@
  * removeNode/leaveCluster). Check mode shows the plan and changes nothing.
  */
 import { isAbsent } from '../../src/engine/runner.js';
-import { sleep } from '../../src/util/semaphore.js';
+import { PeersFailedError, signal, WaitTimeoutError } from '../../src/engine/coordination.js';
 import { z } from 'zod';
 import {
   HaClient,
@@ -25,7 +25,7 @@ import { redact, type Secret } from '../../src/secrets.js';
 import { systemCredentials } from '../../src/cluster/credentials.js';
 import { syncModeFor } from '../../src/cluster/cedalo.js';
 import { brokerVars, cedaloVars } from '../../src/cluster/variables.js';
-import { aclBarrier, type AclEntry } from './acl.js';
+import { ACL_SETTLED, type AclEntry } from './acl.js';
 
 /** What the cluster step needs to know of one broker of the inventory. */
 export interface HaNode {
@@ -185,33 +185,22 @@ async function waitForApi(clients: Map<string, HaClient>, nodes: HaNode[], timeo
 
 /** Waits until every present broker of the play has passed its ACL step (or failed). */
 async function aclsSettled(ctx: HostContext, nodes: HaNode[], timeoutMs = 10 * 60_000): Promise<Map<string, AclEntry>> {
-  const barrier = aclBarrier(ctx.play);
   const expected = nodes.filter((n) => n.state === 'present' && ctx.batch.includes(n.host) && ctx.play.transport(n.host)).map((n) => n.host);
-  const deadline = Date.now() + timeoutMs;
-  return ctx.waitForOthers(async () => {
-    for (;;) {
-      const failed = expected.filter((h) => !barrier.has(h) && ctx.play.isFailed(h));
-      if (failed.length) throw new StepError(`cannot change the Cedalo HA membership: ${failed.join(', ')} failed earlier in this run`);
-      const waiting = expected.filter((h) => !barrier.has(h));
-      if (waiting.length === 0) return barrier;
-      if (Date.now() > deadline) throw new StepError(`timed out waiting for the HA API grant on ${waiting.join(', ')}`);
-      await sleep(200);
-    }
-  });
+  try {
+    return await ctx.waitForOthers(() => ctx.play.coordination.all(ACL_SETTLED, ctx.play.name, expected, { timeoutMs }));
+  } catch (e) {
+    if (e instanceof PeersFailedError) throw new StepError(`cannot change the Cedalo HA membership: ${e.hosts.join(', ')} failed earlier in this run`);
+    if (e instanceof WaitTimeoutError) throw new StepError(e.message);
+    throw e;
+  }
 }
 
-/** The outcome of the membership step, for the `state: absent` brokers waiting to be decommissioned. */
+/** The outcome of the run-once membership step, posted by the host that ran it, for the `state: absent` brokers. */
 interface Outcome {
-  state: 'pending' | 'ok' | 'failed';
-  host?: string;
+  ok: boolean;
   message?: string;
 }
-function outcomeOf(play: { name: string; shared: Map<string, unknown> }): Outcome {
-  const key = `cedalo_ha:membership:${play.name}`;
-  let o = play.shared.get(key) as Outcome | undefined;
-  if (!o) play.shared.set(key, (o = { state: 'pending' }));
-  return o;
-}
+const MEMBERSHIP_SETTLED = signal<Outcome>('the Cedalo HA membership step');
 
 /**
  * The run-once membership step: waits for every broker's ACL step, reads the cluster through all admin
@@ -223,10 +212,9 @@ export function membershipStep(ctx: HostContext & { vars: ClusterStepVars }, o: 
     runOnce: true,
     plan: async (c) => {
       if (ctx.vars.cluster_backend !== 'cedalo') return { skip: 'cluster_backend is not cedalo' };
-      const outcome = outcomeOf(c.play);
-      Object.assign(outcome, { state: 'pending', host: c.name, message: undefined });
+      const settle = (outcome: Outcome) => c.play.coordination.post(MEMBERSHIP_SETTLED, c.play.name, c.name, outcome);
       const fail = (e: unknown) => {
-        Object.assign(outcome, { state: 'failed', message: redact((e as Error).message) });
+        settle({ ok: false, message: redact((e as Error).message) });
         return e;
       };
       try {
@@ -268,7 +256,7 @@ export function membershipStep(ctx: HostContext & { vars: ClusterStepVars }, o: 
         if (view?.clustername !== undefined && view.clustername !== ctx.vars.cluster_name)
           notes.push(`the cluster is named "${view.clustername}", cluster_name says "${ctx.vars.cluster_name}" (kept)`);
         if (steps?.length === 0) {
-          outcome.state = 'ok';
+          settle({ ok: true });
           return { changes: [], message: [describeView(view, desired), ...notes].join('; ') };
         }
 
@@ -278,7 +266,7 @@ export function membershipStep(ctx: HostContext & { vars: ClusterStepVars }, o: 
             try {
               requireReachable(nodes, again.failures);
               const r = await reconcileCluster(again.clients, desired, { ...opts, check: false, onProgress: (l) => hc.progress(l), ...(o.waitTimeoutMs ? { waitTimeoutMs: o.waitTimeoutMs } : {}) });
-              outcome.state = 'ok';
+              settle({ ok: true });
               const done = r.changed ? r.steps.filter((s) => !isWait(s)).map((s) => `${s.action}@${s.host}`).join(', ') : 'no membership change left';
               return [`${done} → ${describeView(r.view, desired)}`, ...notes].join('; ');
             } finally {
@@ -290,7 +278,7 @@ export function membershipStep(ctx: HostContext & { vars: ClusterStepVars }, o: 
         };
         const change = steps ? planChange(steps, view, desired, apply) : { summary: 'Cedalo HA: reconcile the membership once the HA API is usable', apply };
         change.summary += note;
-        if (c.check) outcome.state = 'ok';
+        if (c.check) settle({ ok: true });
         return { changes: [change], ...(notes.length ? { message: notes.join('; ') } : {}) };
       } catch (e) {
         throw fail(e);
@@ -307,19 +295,17 @@ export function absentGuardStep(timeoutMs = 15 * 60_000): Step {
   return {
     name: 'out of the Cedalo HA cluster before it is decommissioned',
     plan: async (c) => {
-      const outcome = outcomeOf(c.play);
       const brokers = c.play.inventory.groups.get('brokers')?.hosts ?? [];
       const present = c.batch.filter((h) => brokers.includes(h) && !isAbsent(c.play.inventory.hosts.get(h) ?? { vars: {} }));
-      const deadline = Date.now() + timeoutMs;
-      await c.waitForOthers(async () => {
-        while (outcome.state === 'pending') {
-          if (present.every((h) => c.play.isFailed(h)) && outcome.host === undefined)
-            throw new StepError('kept in service: no present broker could run the Cedalo HA membership step');
-          if (Date.now() > deadline) throw new StepError('kept in service: timed out waiting for the Cedalo HA membership step');
-          await sleep(200);
-        }
-      });
-      if (outcome.state === 'failed') throw new StepError(`kept in service: the Cedalo HA membership step failed on ${outcome.host ?? '?'}: ${outcome.message ?? ''}`);
+      let settled: { host: string; value: Outcome };
+      try {
+        settled = await c.waitForOthers(() => c.play.coordination.first(MEMBERSHIP_SETTLED, c.play.name, present, { timeoutMs }));
+      } catch (e) {
+        if (e instanceof PeersFailedError) throw new StepError('kept in service: no present broker could run the Cedalo HA membership step');
+        if (e instanceof WaitTimeoutError) throw new StepError('kept in service: timed out waiting for the Cedalo HA membership step');
+        throw e;
+      }
+      if (!settled.value.ok) throw new StepError(`kept in service: the Cedalo HA membership step failed on ${settled.host}: ${settled.value.message ?? ''}`);
       return { changes: [] };
     },
   };

@@ -1,12 +1,17 @@
 import { z } from 'zod';
 import { defineRole, type HostContext } from '../../src/engine/types.js';
-import { firewall, type FirewallBackend } from '../../src/operations/firewall.js';
+import { firewall, type FirewallBackend } from '../../src/operations/firewall/index.js';
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
 import { brokerVars, pick } from '../../src/cluster/variables.js';
 import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../../src/cluster/topology.js';
+import { isBridged } from '../../src/cluster/bridge.js';
 
-const vars = z.object({ ...brokerVars, ...pick('firewall_backend', 'cluster_vip', 'cluster_backend', 'cedalo_ha_port', 'prometheus_cidr', 'firewall_extra_ports') });
+const vars = z.object({
+  ...brokerVars,
+  ...pick('firewall_backend', 'cluster_vip', 'cluster_backend', 'cedalo_ha_port', 'prometheus_cidr', 'firewall_extra_ports'),
+  ...pick('cluster_mode', 'cluster_routing', 'cluster_bridge_topics', 'cluster_bridge_failback', 'mqtt_bridge_port', 'mqtt_bridge_user', 'mqtt_bridge_password'),
+});
 
 export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend): FirewallBackend {
   if (wanted !== 'auto') return wanted;
@@ -53,6 +58,8 @@ export default defineRole({
         ...(broker && v.cluster_backend === 'cedalo' && peerBrokers.length
           ? [{ port: v.cedalo_ha_port, proto: 'tcp' as const, sources: peerBrokers, comment: 'Cedalo HA cluster (other brokers only)' }]
           : []),
+        // Cluster bridges: TLS from the other brokers only.
+        ...(broker && isBridged(v) && peerBrokers.length ? [{ port: v.mqtt_bridge_port, proto: 'tcp' as const, sources: peerBrokers, comment: 'MQTT bridges (other brokers only)' }] : []),
         ...v.firewall_extra_ports.map((p) => ({ ...p, comment: 'firewall_extra_ports' })),
       ];
       const steps = [firewall({ backend, allow, sshPort: ctx.transport.sshPort, defaultInbound: 'drop' })];

@@ -9,10 +9,17 @@ import { systemCredentials } from '../../src/cluster/credentials.js';
 import { passwordFileSteps } from './password-file.js';
 import { restartWithRollback, revertConfig } from './restart.js';
 import { renderMosquittoConf } from './template.js';
-import { loadBalancerHosts } from '../../src/cluster/topology.js';
+import { activeBrokers, loadBalancerHosts } from '../../src/cluster/topology.js';
 import { BROKER_PATHS, dynsecPluginPath } from '../../src/cluster/broker.js';
+import { bridgeConfFor } from './bridge.js';
 
-const vars = z.object({ ...brokerVars, ...tlsVars, ...cedaloBrokerVars, ...pick('max_keepalive', 'max_packet_size', 'max_queued_messages', 'set_tcp_nodelay', 'sys_interval', 'persistence', 'autosave_interval', 'mosquitto_extra_config', 'mqtt_users', 'mqtt_roles', 'mqtt_groups', 'mqtt_default_acl_access') });
+const vars = z.object({
+  ...brokerVars,
+  ...tlsVars,
+  ...cedaloBrokerVars,
+  ...pick('max_keepalive', 'max_packet_size', 'max_queued_messages', 'set_tcp_nodelay', 'sys_interval', 'persistence', 'autosave_interval', 'mosquitto_extra_config', 'mqtt_users', 'mqtt_roles', 'mqtt_groups', 'mqtt_default_acl_access'),
+  ...pick('cluster_mode', 'cluster_routing', 'cluster_bridge_topics', 'cluster_bridge_failback', 'mqtt_bridge_port', 'mqtt_bridge_user', 'mqtt_bridge_password'),
+});
 
 export default defineRole({
   name: 'mosquitto_config',
@@ -58,6 +65,7 @@ export default defineRole({
         extra: v.mosquitto_extra_config,
         // Cedalo HA: plugin, control API and admin listener (roles/cedalo_ha forms the cluster).
         ...(v.cluster_backend === 'cedalo' ? { cedalo: { pluginPath: v.cedalo_ha_plugin_path, adminPort: v.cedalo_admin_port } } : {}),
+        ...bridgeConfFor(ctx, activeBrokers(ctx)),
       });
       steps.push(file({ name: 'mosquitto.conf', path: BROKER_PATHS.conf, content: conf, owner: 'root', group: 'mosquitto', mode: '0640', backup: true, notify: ['restart mosquitto'] }));
       return steps;

@@ -22,6 +22,8 @@ export interface MosquittoConfInput {
   extra: string[];
   /** Cedalo HA (cluster_backend: cedalo). `pluginPath: null` = simulator mode: stock Mosquitto, no Cedalo-only options. */
   cedalo?: { pluginPath: string | null; adminPort: number };
+  /** Bridged cluster: the bridge listener and this broker's bridge (src/mosquitto/bridge.ts renders them). */
+  bridge?: string[];
 }
 
 /** Cedalo HA: global lines (plugin, control API). Stock Mosquitto 2.0 rejects all three Cedalo options. */
@@ -79,6 +81,7 @@ export function renderMosquittoConf(i: MosquittoConfInput): string {
   ];
   if (i.lb) lines.push('', '# Load balancers only (TLS ends at HAProxy; the firewall admits the load balancers alone).', `listener ${i.lb.port} ${i.lb.address}`);
   lines.push(...cedaloAdminListener(i.cedalo));
+  lines.push(...(i.bridge ?? []));
   if (i.extra.length) lines.push('', '# mosquitto_extra_config', ...i.extra);
   return `${lines.join('\n')}\n`;
 }

@@ -1,15 +1,18 @@
 import type { HostContext } from '../../src/engine/types.js';
 import { desiredAuthFromInventory, type DesiredAuth } from '../../src/dynsec/index.js';
 import { systemCredentials } from '../../src/cluster/credentials.js';
+import { bridgeAcls } from '../../src/mosquitto/bridge.js';
+import { bridgeCredentials, isBridged, type BridgeVars } from '../../src/cluster/bridge.js';
 
 export const EXPORTER_ROLE = 'provision-exporter';
 export const VERIFY_ROLE = 'provision-verify';
 export const VERIFY_TOPIC = 'provision/verify';
+export const BRIDGE_ROLE = 'provision-bridge';
 
 type CredVars = Parameters<typeof systemCredentials>[1];
 
 /** What the inventory declares, plus provision's own accounts: the exporter (reads $SYS only) and the health checker (no ACLs). */
-export function desiredAuth(ctx: HostContext, vars: CredVars & Record<string, unknown>): DesiredAuth {
+export function desiredAuth(ctx: HostContext, vars: CredVars & BridgeVars & { mqtt_auth_backend: string } & Record<string, unknown>): DesiredAuth {
   const creds = systemCredentials(ctx, vars);
   const d = desiredAuthFromInventory(vars, [creds.admin.username, 'admin']);
   d.roles.push({ rolename: EXPORTER_ROLE, textname: 'provision: exporter reads $SYS', acls: [
@@ -26,5 +29,11 @@ export function desiredAuth(ctx: HostContext, vars: CredVars & Record<string, un
     { username: creds.exporter.username, password: creds.exporter.password, textname: 'provision: Prometheus exporter', roles: [{ rolename: EXPORTER_ROLE }] },
     { username: creds.health.username, password: creds.health.password, textname: 'provision: health checks', roles: [] },
   );
+  if (isBridged(vars)) {
+    // The other brokers' bridges: exactly the bridged topics, nothing under $SYS or $CONTROL.
+    const bridge = bridgeCredentials(ctx, vars);
+    d.roles.push({ rolename: BRIDGE_ROLE, textname: 'provision: cluster bridges between brokers', acls: bridgeAcls(vars.cluster_bridge_topics) });
+    d.clients.push({ username: bridge.username, password: bridge.password, textname: 'provision: cluster bridge', roles: [{ rolename: BRIDGE_ROLE }] });
+  }
   return d;
 }

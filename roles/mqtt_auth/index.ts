@@ -6,7 +6,11 @@ import { systemCredentials } from '../../src/cluster/credentials.js';
 import { brokerVars, pick } from '../../src/cluster/variables.js';
 import { desiredAuth } from './desired.js';
 
-const vars = z.object({ ...brokerVars, ...pick('mqtt_users', 'mqtt_roles', 'mqtt_groups', 'mqtt_default_acl_access') });
+const vars = z.object({
+  ...brokerVars,
+  ...pick('mqtt_users', 'mqtt_roles', 'mqtt_groups', 'mqtt_default_acl_access'),
+  ...pick('cluster_mode', 'cluster_backend', 'cluster_routing', 'cluster_bridge_topics', 'cluster_bridge_failback', 'mqtt_bridge_port', 'mqtt_bridge_user', 'mqtt_bridge_password'),
+});
 type Vars = z.output<typeof vars>;
 
 /**

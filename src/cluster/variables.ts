@@ -8,16 +8,18 @@
 import { z } from 'zod';
 import { mqttDefaultAclAccessSchema, mqttGroupsSchema, mqttRolesSchema, mqttUsersSchema } from '../dynsec/schema.js';
 import { zCidr, zOneLine, zPort, zSecret } from '../inventory/schema.js';
+import { bridgeVars } from './bridge.js';
 import { brokerVars } from './broker.js';
 import { cedaloBrokerVars, cedaloVars } from './cedalo.js';
 import { tlsVars } from './tls-vars.js';
 
-export { brokerVars, cedaloBrokerVars, cedaloVars, tlsVars };
+export { bridgeVars, brokerVars, cedaloBrokerVars, cedaloVars, tlsVars };
 
 export const VARIABLES = {
   ...brokerVars,
   ...tlsVars,
   ...cedaloVars,
+  ...bridgeVars,
 
   // Base system (role base)
   base_packages: z.array(z.string()).default([]),
@@ -142,6 +144,12 @@ export const VARIABLE_DOCS: Record<VariableName, string> = {
   cedalo_node_id: 'node id; unset: the known one, else derived from the host name',
   cedalo_control_prefix: 'control API topic prefix',
   cluster_name: 'Cedalo HA cluster name, fixed at creation',
+  cluster_routing: 'bridged: every broker forwards cluster_bridge_topics to the others over one bridge; unset: bridged for open-source active-active with dynsec',
+  cluster_bridge_topics: 'topic filters shared between brokers (QoS 1, both directions); never a $ topic',
+  cluster_bridge_failback: 'true: a bridge returns to its first broker when it answers again (round_robin false)',
+  mqtt_bridge_port: "TLS listener for the other brokers' bridges (firewall: brokers only)",
+  mqtt_bridge_user: 'the bridge account in dynamic security',
+  mqtt_bridge_password: 'unset: generated once into secrets/',
 };
 
 /** The catalogue entries a role reads, by name: `z.object({ ...pick('a', 'b') })`. */

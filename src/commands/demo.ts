@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { PHASES } from '../engine/phase.js';
 import { c } from '../output/colors.js';
 import { sandboxDown, sandboxUp } from '../sandbox/index.js';
-import { makeExporterGitRepo } from '../../test/support/exporter-fixture.js';
+import { makeExporterGitRepo } from '../exporter/stand-in-repo.js';
 import { installDebianPackages } from '../controller/packages.js';
 import { runCommand } from './run.js';
 import { verifyCommand } from './verify.js';

@@ -22,6 +22,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { c } from '../output/colors.js';
 import { DEFAULT_PKI_DIR } from '../cluster/certificate.js';
 import { defaultOf } from '../cluster/variables.js';
+import { isBridged } from '../cluster/bridge.js';
+import { verifyBridges, type BridgeBroker } from './verify-bridges.js';
 
 interface Check {
   name: string;
@@ -121,6 +123,29 @@ export async function verifyCommand(args: string[]): Promise<number> {
     if (digests.size) {
       const distinct = new Set(digests.values());
       record('authentication identical on every broker', distinct.size === 1 && digests.size === brokers.length, [...digests].map(([h, d]) => `${h}:${d}`).join(' '));
+    }
+    // 5. Bridged cluster: the tree's shape and delivery across brokers.
+    const first = brokers[0] ?? '';
+    const routing = inv.hosts.get(first)?.vars.cluster_routing;
+    const bridged = isBridged({
+      cluster_mode: v(first, 'cluster_mode', 'active-passive') as 'active-active' | 'active-passive',
+      cluster_backend: v(first, 'cluster_backend', 'open-source') as 'open-source' | 'cedalo',
+      ...(routing === 'bridged' || routing === 'isolated' ? { cluster_routing: routing } : {}),
+      mqtt_auth_backend: v(first, 'mqtt_auth_backend', 'dynsec'),
+    });
+    if (bridged && brokers.length > 1) {
+      const reach: BridgeBroker[] = [];
+      for (const b of brokers) {
+        try {
+          const t = await connect(b);
+          reach.push({ name: b, address: (await gatherHostFacts(t)).primaryAddress, transport: t, localPort: Number(v(b, 'mqtt_local_port', '1883')) || 1883 });
+        } catch (err) {
+          record(`bridged cluster: ${b} reachable`, false, (err as Error).message);
+        }
+      }
+      const admin = { username: v(first, 'mqtt_admin_user', 'provision-admin'), password: secret(first, 'mqtt_admin_password', 'mqtt_admin_password') };
+      const verifyLogin = { username: user, password };
+      for (const x of await verifyBridges({ brokers: reach, admin, verify: verifyLogin, bridgePort: Number(v(first, 'mqtt_bridge_port', '8884')) || 8884, topicRoot: 'provision/verify' })) record(x.name, x.ok, x.detail);
     }
   } finally {
     await Promise.all([...transports.values()].map((t) => t.close()));

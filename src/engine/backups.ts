@@ -11,7 +11,8 @@ import type { Transport } from '../transport/types.js';
 import type { Phase } from './phase.js';
 import type { StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
-import type { HostContext, PlayContext } from './types.js';
+import { storeKey, type Coordination } from './coordination.js';
+import type { HostContext } from './types.js';
 
 export interface FileBackup {
   path: string;
@@ -28,11 +29,11 @@ interface HostBackups {
   stale: Set<string>;
 }
 
-const KEY = 'engine:backups';
+/** Per host, run-wide (a change of the configure phase is rolled back by a failed restart in a later one). */
+const BACKUPS = storeKey('engine: backups', () => new Map<string, HostBackups>());
 
-function journal(shared: PlayContext['shared'], host: string): HostBackups {
-  let all = shared.get(KEY) as Map<string, HostBackups> | undefined;
-  if (!all) shared.set(KEY, (all = new Map()));
+function journal(coordination: Coordination, host: string): HostBackups {
+  const all = coordination.store(BACKUPS);
   let h = all.get(host);
   if (!h) all.set(host, (h = { written: [], stale: new Set() }));
   return h;
@@ -40,7 +41,7 @@ function journal(shared: PlayContext['shared'], host: string): HostBackups {
 
 /** Called when a file step replaced (or created) a file. */
 export function recordWritten(ctx: HostContext, b: FileBackup): void {
-  const j = journal(ctx.play.shared, ctx.name);
+  const j = journal(ctx.play.coordination, ctx.name);
   // One entry per path (a path written twice in a run keeps its first entry; its copy then holds the first write).
   if (j.written.some((w) => w.path === b.path)) return;
   j.written.push(b);
@@ -49,12 +50,12 @@ export function recordWritten(ctx: HostContext, b: FileBackup): void {
 
 /** Called when planning a file that needs no change finds a backup copy beside it. */
 export function recordStale(ctx: HostContext, backup: string): void {
-  const j = journal(ctx.play.shared, ctx.name);
+  const j = journal(ctx.play.coordination, ctx.name);
   if (!j.written.some((w) => w.backup === backup)) j.stale.add(backup);
 }
 
 export function writtenThisRun(ctx: HostContext): FileBackup[] {
-  return [...journal(ctx.play.shared, ctx.name).written];
+  return [...journal(ctx.play.coordination, ctx.name).written];
 }
 
 /**
@@ -83,7 +84,7 @@ export async function restoreWritten(ctx: HostContext): Promise<{ ok: boolean; l
   const written = writtenThisRun(ctx);
   if (written.length === 0) return { ok: false, lines: [] };
   const r = await ctx.transport.script(restoreScript(written));
-  journal(ctx.play.shared, ctx.name).written = [];
+  journal(ctx.play.coordination, ctx.name).written = [];
   return { ok: r.code === 0, lines: `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).filter(Boolean) };
 }
 
@@ -94,17 +95,17 @@ function discardable(j: HostBackups): string[] {
 
 /** The host accepted the change: its backup copies go, and a later failure restores nothing from before it. */
 export async function acceptWritten(ctx: HostContext): Promise<void> {
-  const j = journal(ctx.play.shared, ctx.name);
+  const j = journal(ctx.play.coordination, ctx.name);
   const paths = j.written.flatMap((w) => (w.backup ? [w.backup] : []));
   j.written = [];
   if (paths.length) await ctx.transport.script(`rm -f -- ${paths.map(shq).join(' ')}`);
 }
 
 /** End of a run: what each host that is still healthy has left to delete, and the script that does it. */
-export function pendingDiscards(shared: PlayContext['shared'], healthy: (host: string) => boolean): Array<{ host: string; stale: string[]; script: string }> {
-  const all = shared.get(KEY) as Map<string, HostBackups> | undefined;
+export function pendingDiscards(coordination: Coordination, healthy: (host: string) => boolean): Array<{ host: string; stale: string[]; script: string }> {
+  const all = coordination.store(BACKUPS);
   const out: Array<{ host: string; stale: string[]; script: string }> = [];
-  for (const [host, j] of all ?? []) {
+  for (const [host, j] of all) {
     const paths = discardable(j);
     if (!healthy(host) || paths.length === 0) continue;
     out.push({ host, stale: [...j.stale], script: `rm -f -- ${paths.map(shq).join(' ')}` });
@@ -119,7 +120,7 @@ export function pendingDiscards(shared: PlayContext['shared'], healthy: (host: s
  * that has any; nothing otherwise). Removing a stale copy is reported as a change of that host.
  */
 export async function discardAtRunEnd(o: {
-  shared: PlayContext['shared'];
+  coordination: Coordination;
   check: boolean;
   phase: Phase;
   transport: (host: string) => Transport | undefined;
@@ -129,7 +130,7 @@ export async function discardAtRunEnd(o: {
   if (o.check) return;
   const healthy = (h: string) => o.transport(h) !== undefined;
   await Promise.all(
-    pendingDiscards(o.shared, healthy).map(async ({ host, stale, script }) => {
+    pendingDiscards(o.coordination, healthy).map(async ({ host, stale, script }) => {
       const started = Date.now();
       const r = await o.transport(host)!.script(script).catch((err: Error) => ({ code: 1, stderr: err.message }));
       if (stale.length === 0 && r.code === 0) return;

@@ -1,11 +1,13 @@
 /**
  * Contexts for building and planning steps without connecting to anything: `--list-tasks` (src/output/listings.ts),
- * offline planning from recorded facts (src/operations/testing.ts) and the role tests. Any attempt to reach the
+ * offline planning from recorded facts (test/support/recorded-facts.ts) and the role tests. Any attempt to reach the
  * host (transport or `ctx.run`) throws.
  */
 import type { HostFacts } from '../facts/host-facts.js';
 import type { Inventory } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
+import { Coordination } from './coordination.js';
+import { makeHostContext } from './host-context.js';
 import type { Phase } from './phase.js';
 import type { HostContext, PlayContext, RoleContext } from './types.js';
 
@@ -58,7 +60,7 @@ export interface OfflinePlayOptions {
   listOnly?: boolean;
 }
 
-/** A play in which no host failed, nothing is shared yet and one host runs at a time. */
+/** A play in which no host failed, nothing was posted yet and one host runs at a time. */
 export function offlinePlayContext(o: OfflinePlayOptions): PlayContext {
   return {
     name: o.name,
@@ -67,7 +69,7 @@ export function offlinePlayContext(o: OfflinePlayOptions): PlayContext {
     facts: o.facts ?? (() => undefined),
     transport: o.transport ?? (() => undefined),
     isFailed: () => false,
-    shared: new Map(),
+    coordination: new Coordination(() => false),
     ...(o.listOnly !== undefined ? { listOnly: o.listOnly } : {}),
     options: { check: o.check ?? false, diff: o.diff ?? false, forks: 1, tags: o.tags ?? [], skipTags: o.skipTags ?? [], verbose: false },
     projectDir: o.projectDir,
@@ -87,27 +89,16 @@ export interface OfflineHostOptions {
 }
 
 /** A host's context as the runner builds it (check and diff from the play's options), minus the connection. */
+function parts(o: OfflineHostOptions) {
+  const transport = o.transport ?? refusingTransport(o.host, { sshPort: o.sshPort, refusal: o.refusal ?? defaultRefusal });
+  return { host: o.host, facts: () => o.facts, transport, phase: o.phase, play: o.play };
+}
+
 export function offlineHostContext(o: OfflineHostOptions): HostContext {
-  const refusal = o.refusal ?? defaultRefusal;
-  return {
-    name: o.host,
-    host: o.play.inventory.hosts.get(o.host)!,
-    facts: o.facts,
-    transport: o.transport ?? refusingTransport(o.host, { sshPort: o.sshPort, refusal }),
-    phase: o.phase,
-    play: o.play,
-    check: o.play.options.check,
-    diff: o.play.options.diff,
-    batch: o.play.hosts,
-    waitForOthers: (wait) => wait(),
-    progress: () => undefined,
-    run: async () => {
-      throw new Error(refusal('run', o.host));
-    },
-  };
+  return makeHostContext(parts(o));
 }
 
 /** offlineHostContext with the role's validated variables: what a role's phase builder is called with. */
 export function offlineRoleContext<V>(o: OfflineHostOptions & { vars: V }): RoleContext<V> {
-  return { ...offlineHostContext(o), vars: o.vars };
+  return makeHostContext(parts(o), o.vars);
 }

@@ -2,10 +2,17 @@ import type { Phase } from './phase.js';
 
 export type StepStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
 
+/** What a record is of, when not a role's own step: the connection, a notified handler, a stopped rollout's revert. */
+export type RecordKind = 'connect' | 'handler' | 'revert';
+
 export interface StepRecord {
   host: string;
   play: string;
-  phase: Phase | 'connect';
+  /** The phase the step ran in; absent for the connection (made before any phase). */
+  phase?: Phase;
+  /** Absent: a step of a role's phase. */
+  kind?: RecordKind;
+  /** The role the step (or handler, or revert) belongs to; '' for the connection and engine checks. */
   role: string;
   step: string;
   status: StepStatus;
@@ -58,4 +65,9 @@ export function summarize(host: string, records: StepRecord[], roundTrips: numbe
     state,
     ...(error ? { error } : {}),
   };
+}
+
+/** How a record's origin reads in output: `mosquitto_config`, `mosquitto_config (handler)`. */
+export function roleLabel(r: Pick<StepRecord, 'role' | 'kind'>): string {
+  return r.kind === 'handler' || r.kind === 'revert' ? `${r.role} (${r.kind})` : r.role;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommandError, InputError, OptionsError, UnreachableError } from '../errors.js';
+import { InputError, OptionsError, UnreachableError } from '../errors.js';
 import type { HostFacts } from '../facts/host-facts.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import type { Inventory, InventoryHost } from '../inventory/types.js';
@@ -8,12 +8,14 @@ import { redact } from '../secrets.js';
 import type { Transport } from '../transport/types.js';
 import { Semaphore } from '../util/semaphore.js';
 import { discardAtRunEnd } from './backups.js';
+import { Coordination } from './coordination.js';
+import { makeHostContext } from './host-context.js';
 import { batchExceedsFailures, serialBatches } from './batches.js';
 import { PHASES, type Phase } from './phase.js';
 import type { Play, Playbook } from './playbook.js';
 import { summarize, type RunReport, type StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
-import { errorMessage, runSteps, type StepUnit } from './step-runner.js';
+import { errorMessage, hostFailure, runSteps, type HostFailure, type StepUnit } from './step-runner.js';
 import type { AnyZodObject, Handler, PlayContext, RoleContext, RunOptions } from './types.js';
 
 export interface RunRequest {
@@ -99,7 +101,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
           const message = errorMessage(err);
           st.state = !st.transport || err instanceof UnreachableError ? 'unreachable' : 'failed';
           st.error = message;
-          const r: StepRecord = { host: name, play: '', phase: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
+          const r: StepRecord = { host: name, play: '', kind: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
           records.push(r);
           events.hostUnreachable(name, message);
         }
@@ -107,7 +109,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
     ),
   );
 
-  const shared = new Map<string, unknown>();
+  const coordination = new Coordination((h) => (hosts.get(h)?.state ?? 'ok') !== 'ok');
   const runOnce = new Map<string, string>();
   try {
     plays: for (const play of playbook.plays) {
@@ -121,12 +123,12 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
         facts: (h) => hosts.get(h)?.facts,
         transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined),
         isFailed: (h) => (hosts.get(h)?.state ?? 'ok') !== 'ok',
-        shared,
+        coordination,
         options,
         projectDir: req.projectDir,
       };
       for (const batch of serialBatches(all, play.serial)) {
-        const aborted = await runBatch(play, batch, playCtx, playVars.get(play)!, { req, hosts, records, forks, runOnce });
+        const aborted = await runBatch(play, batch, playCtx, playVars.get(play)!, { req, hosts, records, forks, runOnce, coordination });
         // Like Ansible: a play stopped by max_fail_percentage ends the whole run.
         if (aborted) {
           events.playEnd(play.name);
@@ -136,7 +138,7 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
       events.playEnd(play.name);
     }
     // Backup copies are meaningful only during the run that wrote them (src/engine/backups.ts).
-    await discardAtRunEnd({ shared, check: options.check, phase: req.phases.at(-1)!, transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined), records, events });
+    await discardAtRunEnd({ coordination, check: options.check, phase: req.phases.at(-1)!, transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined), records, events });
   } finally {
     await Promise.all([...hosts.values()].map((s) => s.transport?.close()));
   }
@@ -163,6 +165,7 @@ interface BatchEnv {
   records: StepRecord[];
   forks: Semaphore;
   runOnce: Map<string, string>;
+  coordination: Coordination;
 }
 
 /** Runs the requested phases of one play on one batch; true when the play must stop (max_fail_percentage). */
@@ -187,16 +190,15 @@ async function runBatch(play: Play, batch: string[], playCtx: PlayContext, vars:
         withSlot(env, async (slot) => {
           const ctx = makeContext(h, phase, playCtx, vars.get(h)!, env, batch, slot);
           contexts.set(h, ctx);
-          let ok = true;
+          let failure: HostFailure | undefined;
           try {
             const units = await phaseUnits(play, phase, ctx, req.options);
-            ok = await runSteps(ctx, units, stepEnv(play, phase, h, notified, env));
+            failure = await runSteps(ctx, units, stepEnv(play, phase, h, notified, env));
           } catch (err) {
-            ok = false;
-            failHost(env, play, phase, h, 'planning', errorMessage(err));
+            failure = failHost(env, play, phase, h, 'planning', errorMessage(err));
           }
-          if (!ok) markFailed(env, h);
-          req.events.hostPhaseEnd(h, phase, !ok);
+          if (failure) markFailed(env, h, failure);
+          req.events.hostPhaseEnd(h, phase, failure !== undefined);
         }),
       ),
     );
@@ -261,19 +263,12 @@ async function withSlot<T>(env: BatchEnv, work: (slot: Slot) => Promise<T>, slot
 
 function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record<string, unknown>, env: BatchEnv, batch: string[], slot: Slot): RoleContext<Record<string, unknown>> {
   const st = env.hosts.get(host)!;
-  const transport = st.transport!;
-  const ctx: RoleContext<Record<string, unknown>> = {
-    name: host,
-    host: play.inventory.hosts.get(host)!,
-    get facts() {
-      return st.facts!;
-    },
-    transport,
+  const ctx = makeHostContext({
+    host,
+    facts: () => st.facts!,
+    transport: st.transport!,
     phase,
     play,
-    check: play.options.check,
-    diff: play.options.diff,
-    vars,
     batch,
     waitForOthers: async (wait) => {
       slot.release();
@@ -284,29 +279,25 @@ function makeContext(host: string, phase: Phase, play: PlayContext, vars: Record
       }
     },
     progress: (line: string) => env.req.events.stepProgress(host, redact(line)),
-    run: async (script, opts) => {
-      const r = await transport.script(script, { timeoutMs: opts?.timeoutMs });
-      if (!(opts?.okCodes ?? [0]).includes(r.code)) {
-        throw new CommandError(redact(script), r.code, redact(r.stderr), redact(r.stdout), host);
-      }
-      return r.stdout;
-    },
-  };
+  }, vars);
   slotOf.set(ctx, slot);
   return ctx;
 }
 
-function markFailed(env: BatchEnv, host: string): void {
+/** The host's first failure becomes its state and error (the step loop says what it was; the records are not read back). */
+function markFailed(env: BatchEnv, host: string, failure: HostFailure): void {
   const st = env.hosts.get(host)!;
-  const last = [...env.records].reverse().find((r) => r.host === host && (r.status === 'failed' || r.status === 'unreachable'));
-  if (st.state === 'ok') st.state = last?.status === 'unreachable' ? 'unreachable' : 'failed';
-  if (last && !st.error) st.error = `${last.role ? `${last.role}: ` : ''}${last.step}: ${last.message ?? 'failed'}`;
+  if (st.state === 'ok') st.state = failure.state;
+  st.error ??= failure.error;
+  env.coordination.hostFailed(); // hosts waiting on this one stop waiting
 }
 
-function failHost(env: BatchEnv, play: Play, phase: Phase, host: string, step: string, message: string): void {
+/** Records a failure outside any role's step and returns it for markFailed. */
+function failHost(env: BatchEnv, play: Play, phase: Phase, host: string, step: string, message: string): HostFailure {
   const r: StepRecord = { host, play: play.name, phase, role: '', step, status: 'failed', changed: false, durationMs: 0, message };
   env.records.push(r);
   env.req.events.stepEnd(r);
+  return hostFailure(step, message);
 }
 
 /** Notified handlers run once per host at the end of the phase, in the order the roles define them. */
@@ -316,16 +307,15 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
   for (const [host, names] of notified)
     for (const n of names)
       if (!defined.some((d) => d.name === n)) {
-        failHost(env, play, phase, host, `notify ${n}`, `no role of play '${play.name}' defines a handler named '${n}'`);
-        markFailed(env, host);
+        markFailed(env, host, failHost(env, play, phase, host, `notify ${n}`, `no role of play '${play.name}' defines a handler named '${n}'`));
       }
 
   const runOne = async (host: string, d: (typeof defined)[number]): Promise<boolean> => {
     const ctx = contexts.get(host)!;
-    const units = (await d.handler.steps(ctx)).map((step) => ({ step, role: `${d.role} (handler)` }));
-    const ok = await runSteps(ctx, units, stepEnv(play, phase, host, notified, env));
-    if (!ok) markFailed(env, host);
-    return ok;
+    const units = (await d.handler.steps(ctx)).map((step): StepUnit => ({ step, role: d.role, kind: 'handler' }));
+    const failure = await runSteps(ctx, units, stepEnv(play, phase, host, notified, env));
+    if (failure) markFailed(env, host, failure);
+    return failure === undefined;
   };
   for (const d of defined) {
     const due = last || !d.handler.runAt || PHASES.indexOf(d.handler.runAt) <= PHASES.indexOf(phase);
@@ -341,13 +331,14 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
     let stoppedBy: string | undefined;
     for (const h of env.req.inventory.hostOrder.filter((x) => wanting.includes(x))) {
       if (stoppedBy) {
-        const r: StepRecord = { host: h, play: play.name, phase, role: `${d.role} (handler)`, step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed${d.handler.revert ? '; change reverted on this host' : ''}` };
+        const r: StepRecord = { host: h, play: play.name, phase, role: d.role, kind: 'handler', step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed${d.handler.revert ? '; change reverted on this host' : ''}` };
         env.records.push(r);
         env.req.events.stepEnd(r);
         if (d.handler.revert) {
           const ctx = contexts.get(h)!;
-          const units = (await d.handler.revert(ctx)).map((step) => ({ step, role: `${d.role} (revert)` }));
-          if (!(await withSlot(env, () => runSteps(ctx, units, stepEnv(play, phase, h, notified, env)), slotOf.get(ctx)))) markFailed(env, h);
+          const units = (await d.handler.revert(ctx)).map((step): StepUnit => ({ step, role: d.role, kind: 'revert' }));
+          const failure = await withSlot(env, () => runSteps(ctx, units, stepEnv(play, phase, h, notified, env)), slotOf.get(ctx));
+          if (failure) markFailed(env, h, failure);
         }
         continue;
       }

@@ -3,14 +3,16 @@ import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { redact } from '../secrets.js';
 import { gatherFacts } from './fact-batch.js';
 import type { Phase } from './phase.js';
-import type { StepRecord } from './records.js';
+import { roleLabel, type StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
-import type { Change, FactResults, HostContext, RemoteAction, Step } from './types.js';
+import type { Change, FactQuery, FactResults, HostContext, RemoteAction, Step } from './types.js';
 
 /** A step together with the role (or handler) it came from. */
 export interface StepUnit {
   step: Step;
   role: string;
+  /** A handler's or a revert's step (absent: a step of the role's phase). */
+  kind?: 'handler' | 'revert';
   /** Every tag the step answers to: its own, the play's for its role, the role name and the phase. */
   tags?: string[];
 }
@@ -32,25 +34,38 @@ const NO_FACTS: FactResults = {
   },
 };
 
-/** Runs steps on one host in order; returns false at the first failure (the host stops its own steps). */
-export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRunEnv): Promise<boolean> {
+/** Why a host stopped its own steps: what the engine records as the host's state and error. */
+export interface HostFailure {
+  state: 'failed' | 'unreachable';
+  /** `role: step: message`, for the recap. */
+  error: string;
+}
+
+/** A failure not tied to a step of a role (planning, a handler no role defines). */
+export function hostFailure(step: string, message: string, role = ''): HostFailure {
+  return { state: 'failed', error: `${role ? `${role}: ` : ''}${step}: ${message}` };
+}
+
+/** Runs steps on one host in order; stops at the first failure and returns it (undefined: all steps passed). */
+export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRunEnv): Promise<HostFailure | undefined> {
   let facts: FactResults = NO_FACTS;
   let stale = true;
   // Paths changed since the facts were gathered; a later step whose facts name one of them re-gathers.
   let touched: string[] = [];
   for (let i = 0; i < units.length; i++) {
-    const { step, role } = units[i]!;
+    const { step, role, kind } = units[i]!;
     const started = Date.now();
     const record = (status: StepRecord['status'], extra: Partial<StepRecord> = {}) => {
-      const r: StepRecord = { host: ctx.name, play: env.play, phase: env.phase, role, step: redact(step.name), status, changed: status === 'changed', durationMs: Date.now() - started, ...extra };
+      const r: StepRecord = { host: ctx.name, play: env.play, phase: env.phase, ...(kind ? { kind } : {}), role, step: redact(step.name), status, changed: status === 'changed', durationMs: Date.now() - started, ...extra };
       if (r.message) r.message = redact(r.message);
       env.records.push(r);
       env.events.stepEnd(r);
     };
-    env.events.stepStart(ctx.name, env.phase, role, redact(step.name));
+    const label = roleLabel({ role, kind });
+    env.events.stepStart(ctx.name, env.phase, label, redact(step.name));
     try {
       if (step.runOnce) {
-        const key = `${env.play}:${env.phase}:${role}:${step.name}`;
+        const key = `${env.play}:${env.phase}:${label}:${step.name}`;
         const owner = env.runOnce.get(key);
         if (owner && owner !== ctx.name) {
           record('skipped', { message: `ran once on ${owner}` });
@@ -58,7 +73,7 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
         }
         env.runOnce.set(key, ctx.name);
       }
-      const outdated = touched.length > 0 && (step.facts ?? []).some((q) => factOutdatedBy(q.key, touched));
+      const outdated = touched.length > 0 && (step.facts ?? []).some((q) => staleAfterWrites(q, touched));
       if ((stale || outdated) && step.facts?.length) {
         // Prefetch the facts of this and every later step: a phase with nothing to do costs one round trip.
         facts = await gatherFacts(ctx.transport, units.slice(i).flatMap((u) => u.step.facts ?? []));
@@ -93,14 +108,17 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
     } catch (err) {
       if (err instanceof ControllerError) {
         recordControllerFailure(env, role, redact(step.name), err);
-        record('failed', { message: `the controller's ${err.what} failed (reported once, as the controller's)` });
-        return false;
+        const message = `the controller's ${err.what} failed (reported once, as the controller's)`;
+        record('failed', { message });
+        return hostFailure(redact(step.name), message, label);
       }
-      record(err instanceof UnreachableError ? 'unreachable' : 'failed', { message: errorMessage(err) });
-      return false;
+      const state = err instanceof UnreachableError ? 'unreachable' : 'failed';
+      const message = errorMessage(err);
+      record(state, { message });
+      return { ...hostFailure(redact(step.name), message, label), state };
     }
   }
-  return true;
+  return undefined;
 }
 
 /** The first host to hit a controller failure records it (host 'controller'); the others only point at it. */
@@ -112,14 +130,14 @@ function recordControllerFailure(env: StepRunEnv, role: string, step: string, er
   env.events.stepEnd(r);
 }
 
-const PATH_FACT = /^(file|stat|tree):/;
-/** Facts a plain file write cannot change: packages, users, services, firewall and SELinux state. */
-const UNRELATED_TO_FILES = /^(packages|package-lists|package-upgradable|user|group|service|firewall|selinux-ports)(:|$)/;
-
-/** Would writing `paths` change this fact? Path facts: when they name one; guards and role facts: always. */
-function factOutdatedBy(key: string, paths: string[]): boolean {
-  if (PATH_FACT.test(key)) return paths.some((p) => key.includes(p));
-  return !UNRELATED_TO_FILES.test(key);
+/** Would writing `written` change this fact? As the fact declares (FactQuery.staleAfter); undeclared: yes. */
+export function staleAfterWrites(q: FactQuery<unknown>, written: readonly string[]): boolean {
+  const s = q.staleAfter;
+  if (s === undefined) return true;
+  if (s === 'files-never') return false;
+  if ('paths' in s) return written.some((p) => s.paths.includes(p));
+  const dir = s.under.endsWith('/') ? s.under : `${s.under}/`;
+  return written.some((p) => p === s.under || p.startsWith(dir));
 }
 
 async function applyChange(ctx: HostContext, change: Change): Promise<string | void> {

@@ -2,20 +2,11 @@ import type { z } from 'zod';
 import type { HostFacts } from '../facts/host-facts.js';
 import type { Inventory, InventoryHost } from '../inventory/types.js';
 import type { Transport } from '../transport/types.js';
+import type { Coordination } from './coordination.js';
 import type { Phase } from './phase.js';
 
-/** A fact: a read-only shell query whose output is parsed. All facts of a phase run in one batch (one round trip). */
-export interface FactQuery<T = unknown> {
-  /** Identical keys are the same query, run once per batch. */
-  key: string;
-  /** POSIX sh; runs as root (become); its stdout goes to `parse`. */
-  script: string;
-  parse(stdout: string, exitCode: number): T;
-}
-
-export interface FactResults {
-  get<T>(query: FactQuery<T>): T;
-}
+export type { FactQuery, FactResults } from '../facts/query.js';
+import type { FactQuery, FactResults } from '../facts/query.js';
 
 /** One remote action. `script` is sent over stdin (may hold secrets); `command` + `input` streams data to a command line. */
 export type RemoteAction =
@@ -66,7 +57,7 @@ export interface RunOptions {
   verbose: boolean;
 }
 
-/** What a step sees of the play: other hosts' facts, shared results of run-once steps. */
+/** What a step sees of the play: other hosts' facts and connections, cross-host coordination. */
 export interface PlayContext {
   name: string;
   /** Hosts this play runs on (after --limit), in inventory order. */
@@ -78,8 +69,8 @@ export interface PlayContext {
   transport(host: string): Transport | undefined;
   /** Hosts that failed or were unreachable so far. */
   isFailed(host: string): boolean;
-  /** Values published by steps for other hosts and later phases (run-once results, cluster state). */
-  shared: Map<string, unknown>;
+  /** Cross-host waits and run-wide state, typed (./coordination.ts): a barrier, a run-once result other hosts await. */
+  coordination: Coordination;
   options: RunOptions;
   /** Only listing steps (--list-tasks): roles must not build, fetch or write anything while constructing steps. */
   listOnly?: boolean;

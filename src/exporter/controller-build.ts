@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, readlink, realpath, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { processAlive, processStartId } from '../controller/process-info.js';
 import { installDebianPackages } from '../controller/packages.js';
 import { ProvisionError } from '../errors.js';
 import { shq } from '../transport/shell-quote.js';
@@ -557,19 +558,18 @@ async function withLock<T>(lockDir: string, progress: (l: string) => void, fn: (
   for (;;) {
     try {
       await mkdir(lockDir);
-      await writeFile(join(lockDir, 'pid'), String(process.pid));
+      // The PID and its start identity: a lock left by a process that is gone (also when its PID was reused since,
+      // or on a restored machine image) is stale.
+      await writeFile(join(lockDir, 'pid'), `${process.pid} ${processStartId(process.pid) ?? ''}`);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const owner = Number((await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '')).trim());
+    const [ownerText, ownerStart] = (await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '')).trim().split(' ');
+    const owner = Number(ownerText);
     let stale = false;
     if (owner > 0 && owner !== process.pid) {
-      try {
-        process.kill(owner, 0);
-      } catch (e) {
-        stale = (e as NodeJS.ErrnoException).code === 'ESRCH';
-      }
+      stale = !processAlive(owner) || (ownerStart !== undefined && ownerStart !== '' && processStartId(owner) !== ownerStart);
     } else if (!owner) {
       const st = await stat(lockDir).catch(() => undefined);
       stale = !st || Date.now() - st.mtimeMs > 60_000; // creator died between mkdir and writing its pid

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { shq } from '../transport/shell-quote.js';
 import { keyValues } from './sections.js';
 

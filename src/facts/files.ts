@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { shq } from '../transport/shell-quote.js';
 
 export type PathType = 'file' | 'directory' | 'link' | 'other';
@@ -36,6 +36,7 @@ export function statFact(path: string): FactQuery<PathFacts> {
   const q = shq(checkPath(path));
   return {
     key: `stat:${path}`,
+    staleAfter: { paths: [path] },
     script: `if [ -e ${q} ] || [ -L ${q} ]; then ${statLine(q)}; else echo absent; fi`,
     parse: (stdout) => parsePathFacts(stdout),
   };
@@ -52,6 +53,7 @@ export function fileFact(path: string, opts: { wantSha256?: string } = {}): Fact
     : '';
   return {
     key: `file:${path}${opts.wantSha256 ? `:${opts.wantSha256.slice(0, 16)}` : ''}`,
+    staleAfter: { paths: [path] },
     script: `if [ -e ${q} ] || [ -L ${q} ]; then
   ${statLine(q)}
   if [ -f ${q} ] && [ ! -L ${q} ]; then
@@ -68,6 +70,7 @@ export function treeFact(path: string, owner?: string, group?: string): FactQuer
   const tests = [owner ? `! -user ${shq(owner)}` : '', group ? `! -group ${shq(group)}` : ''].filter(Boolean).join(' -o ');
   return {
     key: `tree:${path}:${owner ?? ''}:${group ?? ''}`,
+    staleAfter: { under: path },
     script: `if [ -e ${q} ] || [ -L ${q} ]; then
   ${statLine(q)}
   ${tests ? `if [ -d ${q} ] && [ -n "$(find ${q} -mindepth 1 \\( ${tests} \\) -print -quit 2>/dev/null)" ]; then echo drift; fi` : ''}

@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { shq } from '../transport/shell-quote.js';
 import { keyValues, sectionLines, splitSections } from './sections.js';
 
@@ -23,6 +23,7 @@ export interface NftablesFacts {
 
 export const nftablesFact: FactQuery<NftablesFacts> = {
   key: 'firewall:nftables',
+  staleAfter: 'files-never',
   script: `echo @@file; if [ -f ${NFT_FILE} ]; then base64 -w0 < ${NFT_FILE}; echo; fi
 echo @@conf; for c in /etc/nftables.conf /etc/sysconfig/nftables.conf; do [ -f "$c" ] && echo "$c"; done
 echo @@include; grep -lxF ${shq(NFT_INCLUDE)} /etc/nftables.conf /etc/sysconfig/nftables.conf 2>/dev/null
@@ -68,6 +69,7 @@ export interface UfwFacts {
 
 export const ufwFact: FactQuery<UfwFacts> = {
   key: 'firewall:ufw',
+  staleAfter: 'files-never',
   script: `if command -v ufw >/dev/null 2>&1; then
 echo @@installed; echo yes
 echo @@status; ufw status 2>/dev/null | head -n 1
@@ -131,6 +133,7 @@ echo @@${prefix}services; ${fc} ${z} --list-services
 echo @@${prefix}rich; ${fc} ${z} --list-rich-rules`;
   return {
     key: `firewall:firewalld:${zone}`,
+    staleAfter: 'files-never',
     script: `if command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state >/dev/null 2>&1; then
 echo @@state; echo running
 echo @@default; firewall-cmd --get-default-zone

@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { shq } from '../transport/shell-quote.js';
 import { checkName, sectionLines, splitSections } from './sections.js';
 
@@ -80,6 +80,7 @@ fi
 true`;
   return {
     key: `packages:${opts.latest ? 'latest:' : ''}${list.join(',')}`,
+    staleAfter: 'files-never',
     script,
     parse: (stdout) => parsePackages(stdout, list),
   };
@@ -146,6 +147,7 @@ export function parseCheckUpdate(text: string): Set<string> {
 
 export const packageListsFact: FactQuery<{ manager: PackageManager; lists: PackageLists }> = {
   key: 'package-lists',
+  staleAfter: 'files-never',
   script: listsScript(),
   parse: (stdout) => {
     const s = splitSections(stdout);
@@ -163,6 +165,7 @@ export interface UpgradableFacts {
 /** What a full upgrade would do, simulated (`apt-get -s dist-upgrade`) or from the dnf cache (`dnf -C check-update`). */
 export const upgradableFact: FactQuery<UpgradableFacts> = {
   key: 'package-upgradable',
+  staleAfter: 'files-never',
   script: `${listsScript()}
 if command -v apt-get >/dev/null 2>&1; then
 echo @@sim

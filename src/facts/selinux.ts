@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { sectionLines, splitSections } from './sections.js';
 
 export interface PortRecord {
@@ -19,6 +19,7 @@ export interface SelinuxPortFacts {
 /** `semanage port -l` (policy and local records), one query shared by every selinuxPort step of a phase. */
 export const selinuxPortsFact: FactQuery<SelinuxPortFacts> = {
   key: 'selinux-ports',
+  staleAfter: 'files-never',
   script: `echo @@mode; getenforce 2>/dev/null || echo absent
 if command -v semanage >/dev/null 2>&1 && command -v getenforce >/dev/null 2>&1 && [ "$(getenforce)" != Disabled ]; then
 echo @@ports; semanage port -l 2>/dev/null

@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { shq } from '../transport/shell-quote.js';
 import { checkName, keyValues, sectionLines, splitSections } from './sections.js';
 
@@ -25,6 +25,7 @@ export function serviceFact(name: string): FactQuery<ServiceFacts> {
   const base = shq(name.replace(/\.service$/, ''));
   return {
     key: `service:${name}`,
+    staleAfter: 'files-never',
     script: `if [ -d /run/systemd/system ]; then
 echo @@init; echo systemd
 echo @@show; systemctl show -p LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload -- ${unit} 2>/dev/null

@@ -1,4 +1,4 @@
-import type { FactQuery } from '../engine/types.js';
+import type { FactQuery } from './query.js';
 import { shq } from '../transport/shell-quote.js';
 import { checkName, sectionLines, splitSections } from './sections.js';
 
@@ -35,6 +35,7 @@ export function groupFact(name: string): FactQuery<GroupEntry | undefined> {
   checkName('group', name);
   return {
     key: `group:${name}`,
+    staleAfter: 'files-never',
     script: `getent group ${shq(name)}`,
     parse: (stdout) => parseGroupLine(stdout.split('\n')[0] ?? ''),
   };
@@ -46,6 +47,7 @@ export function userFact(name: string): FactQuery<UserFacts> {
   const q = shq(name);
   return {
     key: `user:${name}`,
+    staleAfter: 'files-never',
     script: `echo @@passwd; getent passwd ${q}
 echo @@groups; id -nG ${q} 2>/dev/null
 echo @@group; getent group ${q}

@@ -69,15 +69,18 @@ export function template(o: Omit<FileOptions, 'content'> & { content: string | (
   return file({ ...o, content, name: o.name ?? `template ${o.path}` });
 }
 
-/** The changes that make `o.path` hold `data` (shared by file, copy and systemdUnit). */
-export function planFile(ctx: HostContext, f: PathFacts, o: Omit<FileOptions, 'content'>, data: Buffer): Change[] {
+/**
+ * The changes that make `o.path` hold `data` (shared by file, copy and systemdUnit). `contentSummary`: how the
+ * content change reads (default `create <path>` / `update <path>`); attribute-only changes read the same for all.
+ */
+export function planFile(ctx: HostContext, f: PathFacts, o: Omit<FileOptions, 'content'>, data: Buffer, contentSummary?: string): Change[] {
   if (f.exists && f.type === 'directory') throw new StepError(`${o.path} is a directory, expected a file`);
   const hash = sha256(data);
   const mode = o.mode ? checkMode(o.mode) : f.exists && f.type === 'file' && f.mode !== undefined ? octal(f.mode) : '0644';
   if (!f.exists || f.type !== 'file' || f.sha256 !== hash) {
     const keep = f.exists && f.type === 'file';
     const change: Change = {
-      summary: `${keep ? 'update' : 'create'} ${o.path}${o.sensitive ? ' (sensitive)' : ''}`,
+      summary: contentSummary ?? `${keep ? 'update' : 'create'} ${o.path}${o.sensitive ? ' (sensitive)' : ''}`,
       affects: [o.path],
       actions: writeFileActions({
         path: o.path,
@@ -169,9 +172,7 @@ export function copy(o: { src: string; dest: string; owner?: string; group?: str
       const data = await readFile(o.src).catch((err: Error) => {
         throw new StepError(`cannot read ${o.src} on the controller: ${err.message}`);
       });
-      const changes = planFile(ctx, facts.get(fact), { ...o, path: o.dest }, data);
-      for (const c of changes) if (c.summary.startsWith('create ') || c.summary.startsWith('update ')) c.summary = `copy ${o.src} → ${o.dest} (${data.length} bytes)`;
-      return { changes };
+      return { changes: planFile(ctx, facts.get(fact), { ...o, path: o.dest }, data, `copy ${o.src} → ${o.dest} (${data.length} bytes)`) };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { Phase } from '../engine/phase.js';
-import type { StepRecord } from '../engine/records.js';
+import { roleLabel, type StepRecord } from '../engine/records.js';
 import type { Reporter } from '../engine/reporter.js';
 import { c } from './colors.js';
 import { colorDiff } from './plain-renderer.js';
@@ -99,9 +99,9 @@ export function listrRenderer(o: { diff: boolean; verbose: boolean }): Reporter 
       if (r.status === 'skipped') s.counts.skipped++;
       if (r.status === 'failed') {
         s.counts.failed++;
-        s.failure = `${r.role}: ${r.step}: ${r.message ?? 'failed'}`;
+        s.failure = `${roleLabel(r)}: ${r.step}: ${r.message ?? 'failed'}`;
       }
-      if (r.diff && o.diff) diffs.push(`${c.bold(`--- ${r.host}: ${r.role}: ${r.step}`)}\n${colorDiff(r.diff)}`);
+      if (r.diff && o.diff) diffs.push(`${c.bold(`--- ${r.host}: ${roleLabel(r)}: ${r.step}`)}\n${colorDiff(r.diff)}`);
     },
     phaseEnd: () => {
       for (const s of hosts.values()) s.finish?.();

@@ -1,3 +1,4 @@
+import { roleLabel } from '../engine/records.js';
 import type { Reporter } from '../engine/reporter.js';
 import { c } from './colors.js';
 
@@ -17,7 +18,7 @@ export function plainRenderer(o: { diff: boolean; verbose: boolean; write?: (s: 
       if (r.status === 'skipped' && !o.verbose) return;
       const what = r.changes?.length ? ` → ${r.changes.join('; ')}` : '';
       const msg = r.message && r.status !== 'changed' ? `: ${r.message}` : '';
-      out(`${label}: [${r.host}] ${r.role ? `${r.role} | ` : ''}${r.step}${what}${msg}${c.gray(` (${(r.durationMs / 1000).toFixed(1)}s)`)}`);
+      out(`${label}: [${r.host}] ${r.role ? `${roleLabel(r)} | ` : ''}${r.step}${what}${msg}${c.gray(` (${(r.durationMs / 1000).toFixed(1)}s)`)}`);
       if (o.diff && r.diff) out(colorDiff(r.diff));
     },
   };

@@ -1,4 +1,4 @@
-import type { RunReport } from '../engine/records.js';
+import { roleLabel, type RunReport } from '../engine/records.js';
 import { c } from './colors.js';
 
 /** The host's own name as a whole word only: 10.77.1.2 must not eat into 10.77.1.20. */
@@ -21,7 +21,7 @@ export function renderRecap(report: RunReport): string {
   if (changed.length) {
     lines.push('', c.bold(report.check ? 'WOULD CHANGE' : 'CHANGED'));
     const byHost = new Map<string, string[]>();
-    for (const s of changed) byHost.set(s.host, [...(byHost.get(s.host) ?? []), `${s.role}: ${(s.changes ?? [s.step]).join(', ')}`]);
+    for (const s of changed) byHost.set(s.host, [...(byHost.get(s.host) ?? []), `${roleLabel(s)}: ${(s.changes ?? [s.step]).join(', ')}`]);
     // Hosts with the same changes (modulo their own name) share one block: ten identical brokers fit one screen.
     const groups = new Map<string, { hosts: string[]; items: string[] }>();
     for (const [host, items] of byHost) {
@@ -42,7 +42,7 @@ export function renderRecap(report: RunReport): string {
   const controller = report.steps.filter((s) => s.controller);
   if (controller.length) {
     lines.push('', c.bold('CONTROLLER FAILED'));
-    for (const s of controller) lines.push(`  ${c.red(s.message ?? `${s.role}: ${s.step}`)}`);
+    for (const s of controller) lines.push(`  ${c.red(s.message ?? `${roleLabel(s)}: ${s.step}`)}`);
   }
   const failures = report.hosts.filter((h) => h.error);
   if (failures.length) {

@@ -65,7 +65,7 @@ describe('engine on real sandbox hosts', () => {
     const r = await provision(['-i', sb.inventoryPath, '--playbook', PLAYBOOK, '--limit', 'node1', '--phase', 'configure', '--diff', '-e', 'selftest_message=changed'], { json: join(work, 'diff.json') });
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toContain('+message = changed');
-    const restarts = r.report!.steps.filter((s) => s.step.includes('selftest') && s.role.includes('handler'));
+    const restarts = r.report!.steps.filter((s) => s.step.includes('selftest') && s.kind === 'handler');
     expect(restarts.length).toBe(1);
   });
 

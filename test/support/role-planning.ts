@@ -28,7 +28,7 @@ import type { HostFacts } from '../../src/facts/host-facts.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { validateHostVars } from '../../src/inventory/validate.js';
-import { planWithRecordedFacts, type RecordedOutput } from '../../src/operations/testing.js';
+import { planWithRecordedFacts, type RecordedOutput } from './recorded-facts.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PROJECT = join(HERE, '..', '..');

@@ -7,6 +7,7 @@
  *   (test/fixtures/cedalo-ha-simulator): check mode shows the plan and changes nothing; a real run
  *   forms/grows the cluster; refusals.
  */
+import { Coordination } from '../../src/engine/coordination.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,7 +22,7 @@ import type { InventoryHost } from '../../src/inventory/types.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
 import { Secret } from '../../src/secrets.js';
 import type { Transport } from '../../src/transport/types.js';
-import { aclBarrier, aclStep } from '../../roles/cedalo_ha/acl.js';
+import { ACL_SETTLED, aclStep } from '../../roles/cedalo_ha/acl.js';
 import { absentGuardStep, membershipStep } from '../../roles/cedalo_ha/cluster.js';
 import cedaloRole, { configureSteps, renderDropIn } from '../../roles/cedalo_ha/index.js';
 import { cedaloVars } from '../../src/cluster/variables.js';
@@ -130,9 +131,12 @@ interface Fake {
   /** host → local port standing for its 127.0.0.1:<admin port>. */
   ports: Record<string, number>;
   baseDir: string;
-  /** PlayContext.shared of this "run". */
-  shared: Map<string, unknown>;
+  /** PlayContext.coordination of this "run". */
+  coordination: Coordination;
 }
+
+/** What a broker's ACL step posted for the membership step. */
+const posted = (ctx: HostContext, host: string) => ctx.play.coordination.peek(ACL_SETTLED, ctx.play.name, host);
 
 /** A play of fake hosts whose forwards to 127.0.0.1:<any port> reach a local broker. */
 function context(f: Fake, host: string, check: boolean): HostContext & { vars: any } {
@@ -173,7 +177,7 @@ function context(f: Fake, host: string, check: boolean): HostContext & { vars: a
     facts: (h) => facts(h, `10.88.0.${f.hosts.indexOf(h) + 1}`),
     transport: (h) => transports.get(h),
     isFailed: () => false,
-    shared: f.shared,
+    coordination: f.coordination,
     options: { check, diff: true, forks: 5, tags: [], skipTags: [], verbose: false },
     projectDir: process.cwd(),
   };
@@ -212,14 +216,14 @@ const PREFIX = 'provision-sim/CONTROL';
 
 describe('cedalo_ha configure steps', () => {
   it('does nothing unless cluster_backend is cedalo', () => {
-    const f: Fake = { hosts: ['mq1'], vars: { mq1: {} }, ports: {}, baseDir: tmpdir(), shared: new Map() };
+    const f: Fake = { hosts: ['mq1'], vars: { mq1: {} }, ports: {}, baseDir: tmpdir(), coordination: new Coordination(() => false) };
     const ctx = context(f, 'mq1', true);
     expect(configureSteps({ ...ctx, vars: { ...ctx.vars, cluster_backend: 'open-source' } } as never)).toEqual([]);
     expect(cedaloRole.phases.cluster!({ ...ctx, vars: { ...ctx.vars, cluster_backend: 'open-source' } } as never)).toEqual([]);
   });
 
   it('real mode: licence, data dir, drop-in; a missing licence fails clearly', async () => {
-    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo' } }, ports: {}, baseDir: tmpdir(), shared: new Map() };
+    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo' } }, ports: {}, baseDir: tmpdir(), coordination: new Coordination(() => false) };
     const ctx = context(f, 'mq1', true);
     const withLicence = configureSteps({ ...ctx, vars: { ...ctx.vars, cedalo_license_file: 'licence.lic' } } as never);
     expect(withLicence.map((s) => s.name)).toEqual([
@@ -237,7 +241,7 @@ describe('cedalo_ha configure steps', () => {
   });
 
   it('simulator mode: no licence needed', () => {
-    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo', cedalo_ha_plugin_path: null } }, ports: {}, baseDir: tmpdir(), shared: new Map() };
+    const f: Fake = { hosts: ['mq1'], vars: { mq1: { cluster_backend: 'cedalo', cedalo_ha_plugin_path: null } }, ports: {}, baseDir: tmpdir(), coordination: new Coordination(() => false) };
     const ctx = context(f, 'mq1', true);
     expect(configureSteps(ctx as never).map((s) => s.name)).toEqual(['Cedalo HA data directory', 'directory /etc/systemd/system/mosquitto.service.d', 'Cedalo HA environment (systemd drop-in)']);
   });
@@ -253,7 +257,7 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
     vars: Object.fromEntries(only.map((h) => [h, { cluster_backend: 'cedalo', cedalo_ha_plugin_path: null, cedalo_control_prefix: PREFIX, cluster_name: 'unit', mqtt_admin_user: 'admin', mqtt_admin_password: ADMIN_PW, ...vars[h] }])),
     ports: Object.fromEntries(hosts.map((h, i) => [h, brokers[i]!.port])),
     baseDir: dir,
-    shared: new Map(),
+    coordination: new Coordination(() => false),
   });
   const acl = () => aclStep({ adminPort: 1885, controlPrefix: PREFIX, login: { username: 'admin', password: new Secret(ADMIN_PW) } });
   /** The per-broker ACL steps of the cluster phase, as the engine would run them before the run-once step. */
@@ -283,12 +287,12 @@ describe.skipIf(!!mosquittoAvailable())('cedalo_ha cluster step on real brokers 
     expect('changes' in checked && checked.changes[0]!.summary).toBe(
       `role admin: addRoleACL publishClientSend ${PREFIX}/cedalo/ha/#, addRoleACL publishClientReceive ${PREFIX}/cedalo/ha/#, addRoleACL subscribePattern ${PREFIX}/cedalo/ha/#`,
     );
-    expect(aclBarrier(context(f, 'mq1', true).play).get('mq1')?.wouldGrant).toHaveLength(3);
+    expect(posted(context(f, 'mq1', true), 'mq1')?.wouldGrant).toHaveLength(3);
     const ctx = context(f, 'mq1', false);
     expect(await apply(ctx, await planOf(acl(), ctx))).toEqual(['verified on a new session']);
-    expect(aclBarrier(ctx.play).get('mq1')).toEqual({ granted: true });
+    expect(posted(ctx, 'mq1')).toEqual({ granted: true });
     expect(await planOf(acl(), ctx)).toEqual({ changes: [] });
-    expect(aclBarrier(ctx.play).get('mq1')).toEqual({ granted: false });
+    expect(posted(ctx, 'mq1')).toEqual({ granted: false });
     // the other brokers: only what is missing
     const other = await planOf(acl(), context(f, 'mq2', true));
     expect('changes' in other && other.changes[0]!.summary).toBe(`role admin: addRoleACL publishClientReceive ${PREFIX}/cedalo/ha/#, addRoleACL subscribePattern ${PREFIX}/cedalo/ha/#`);

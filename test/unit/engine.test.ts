@@ -27,7 +27,7 @@ import { HOST_FACTS_SCRIPT, parseHostFacts } from '../../src/facts/gather-host-f
 import { loadInventory } from '../../src/inventory/load.js';
 import { zSecret } from '../../src/inventory/schema.js';
 import type { Inventory, InventoryHost } from '../../src/inventory/types.js';
-import { offlineContext } from '../../src/operations/testing.js';
+import { offlineContext } from '../support/recorded-facts.js';
 import { MASK, Secret } from '../../src/secrets.js';
 import type { ExecOptions, ExecResult, Transport } from '../../src/transport/types.js';
 
@@ -292,7 +292,7 @@ describe('runSteps: facts and round trips', () => {
     for (const [k, v] of [['a', '1'], ['b', '2'], ['c', '3']]) t.store.set(k!, v!);
     const env = stepEnv();
     const steps = [ensure('a', '1'), { name: 'no facts', plan: () => ({ changes: [] }) }, ensure('b', '2'), observe('both', 'a', 'c')];
-    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toBe(true);
+    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toBeUndefined();
     expect(t.roundTrips).toBe(1);
     expect(t.factBatches()).toEqual([['a', 'b', 'c']]);
     expect(env.records.map((r) => [r.step, r.status])).toEqual([
@@ -344,7 +344,7 @@ describe('runSteps: facts and round trips', () => {
       action('always', { notify: ['restart y'] }),
       observe('sees a', 'a'),
     ];
-    expect(await runSteps(ctxFor(t, true), steps.map((step) => ({ step, role: 'r' })), env)).toBe(true);
+    expect(await runSteps(ctxFor(t, true), steps.map((step) => ({ step, role: 'r' })), env)).toBeUndefined();
     expect(t.calls).toEqual([{ kind: 'facts', keys: ['a'] }]);
     expect(verified).toBe(false);
     expect(env.records.map((r) => [r.step, r.status, r.changes])).toEqual([
@@ -359,7 +359,7 @@ describe('runSteps: facts and round trips', () => {
     const t = new FakeHost('h1', 1);
     const env = stepEnv();
     const steps = [action('breaks', { script: 'fail 3 disk full' }), action('never')];
-    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toBe(false);
+    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toMatchObject({ state: 'failed' });
     expect(t.scripts()).toEqual(['fail 3 disk full']);
     expect(env.records).toHaveLength(1);
     expect(env.records[0]).toMatchObject({ step: 'breaks', status: 'failed', changed: false });
@@ -371,7 +371,7 @@ describe('runSteps: facts and round trips', () => {
     const t = new FakeHost('h1', 1);
     const env = stepEnv();
     const step: Step = { name: 'grep-like', plan: () => ({ changes: [{ summary: 'x', actions: [{ script: 'fail 1 nothing matched', okCodes: [0, 1] }] }] }) };
-    expect(await runSteps(ctxFor(t), [{ step, role: 'r' }], env)).toBe(true);
+    expect(await runSteps(ctxFor(t), [{ step, role: 'r' }], env)).toBeUndefined();
     expect(env.records[0]!.status).toBe('changed');
   });
 });
@@ -446,10 +446,10 @@ describe('runPlaybook: handlers', () => {
     const r = await run([play('p', 'h1,h2', [r1, r2])], { phases: ['configure', 'runtime'] });
     for (const h of ['h1', 'h2']) {
       expect(r.hosts.get(h)!.scripts()).toEqual(['echo s1', 'echo s2', 'echo s3', 'echo s4', 'echo handler b', 'echo handler a', 'echo handler c', 'echo later phase']);
-      expect(r.byHost(h).filter((s) => s.role.endsWith('(handler)')).map((s) => [s.role, s.step, s.phase])).toEqual([
-        ['r1 (handler)', 'handler b', 'configure'],
-        ['r1 (handler)', 'handler a', 'configure'],
-        ['r2 (handler)', 'handler c', 'configure'],
+      expect(r.byHost(h).filter((s) => s.kind === 'handler').map((s) => [s.role, s.step, s.phase])).toEqual([
+        ['r1', 'handler b', 'configure'],
+        ['r1', 'handler a', 'configure'],
+        ['r2', 'handler c', 'configure'],
       ]);
     }
   });
@@ -483,7 +483,7 @@ describe('runPlaybook: handlers', () => {
     // 'set conf v2' runs on the four hosts in parallel; the restarts never overlap.
     const restarts = [...r.hosts.values()].flatMap((h) => h.scripts().filter((s) => s.startsWith('restart ')));
     expect(restarts).toEqual(['restart h1', 'restart h2']);
-    const handlerRecords = r.report.steps.filter((s) => s.role === 'r1 (handler)');
+    const handlerRecords = r.report.steps.filter((s) => s.role === 'r1' && s.kind === 'handler');
     expect(handlerRecords.map((s) => [s.host, s.status])).toEqual([
       ['h1', 'changed'],
       ['h2', 'failed'],
@@ -501,7 +501,7 @@ describe('runPlaybook: handlers', () => {
     const r1 = role('r1', { configure: () => [action('change', { script: 'true', notify: ['restart'] })] }, { restart: { rolling: true, steps: (ctx) => [action('restart it', { script: `restart ${ctx.name}` })] } });
     const r = await run([play('p', 'web', [r1])], { phases: ['configure'], concurrency: c, delayMs: 15 });
     expect(c.max).toBe(1);
-    const order = r.events.filter((e) => e.name === 'stepEnd' && (e.args[0] as StepRecord).role === 'r1 (handler)').map((e) => (e.args[0] as StepRecord).host);
+    const order = r.events.filter((e) => e.name === 'stepEnd' && (e.args[0] as StepRecord).role === 'r1' && (e.args[0] as StepRecord).kind === 'handler').map((e) => (e.args[0] as StepRecord).host);
     expect(order).toEqual(['h1', 'h2', 'h3', 'h4']);
     expect(exitCodeForReport(r.report)).toBe(EXIT.ok);
   });
@@ -511,9 +511,9 @@ describe('runPlaybook: handlers', () => {
     const r = await run([play('p', 'h1,h2', [r1])], { phases: ['configure'], options: { check: true } });
     for (const h of ['h1', 'h2']) {
       expect(r.hosts.get(h)!.scripts()).toEqual([]);
-      expect(r.byHost(h).map((s) => [s.role, s.step, s.status])).toEqual([
-        ['r1', 'change', 'changed'],
-        ['r1 (handler)', 'restart it', 'changed'],
+      expect(r.byHost(h).map((s) => [s.role, s.kind, s.step, s.status])).toEqual([
+        ['r1', undefined, 'change', 'changed'],
+        ['r1', 'handler', 'restart it', 'changed'],
       ]);
     }
   });
@@ -598,7 +598,7 @@ describe('runPlaybook: unreachable hosts', () => {
     const r = await run([play('p', 'h1,h2', [r1])], { unreachable: ['h2'], phases: ['build'] });
     expect(summaryOf(r.report, 'h2')).toMatchObject({ state: 'unreachable', unreachable: 1, failed: 0, ok: 0, roundTrips: 0 });
     expect(summaryOf(r.report, 'h2').error).toContain('[h2] unreachable: connect ECONNREFUSED');
-    expect(r.byHost('h2')).toMatchObject([{ phase: 'connect', status: 'unreachable' }]);
+    expect(r.byHost('h2')).toMatchObject([{ kind: 'connect', status: 'unreachable' }]);
     expect(r.hosts.has('h2')).toBe(false);
     expect(r.hosts.get('h1')!.scripts()).toEqual(['echo s1']);
     expect(exitCodeForReport(r.report)).toBe(EXIT.unreachable);

@@ -183,6 +183,18 @@ describe('buildExporterOnController', () => {
     expect(byHash.sha256).toBe(first.sha256);
   }, 120_000);
 
+  it('takes over a build lock whose PID now belongs to another process (a reused PID, a restored machine image)', async () => {
+    await build();
+    // PID 1 is alive, but it did not start at "0:0": the lock is someone else's leftover, not a live build.
+    await mkdir(join(cacheDir, '.lock'));
+    await writeFile(join(cacheDir, '.lock', 'pid'), '1 0:0');
+    const lines: string[] = [];
+    const again = await buildExporterOnController({ repoUrl: repo.url, ref: repo.ref, cacheDir, goarch: 'amd64', onProgress: (l) => lines.push(l) });
+    expect(again.cached).toBe(true);
+    expect(lines.filter((l) => l.startsWith('waiting for another exporter build'))).toEqual([]);
+    expect(existsSync(join(cacheDir, '.lock'))).toBe(false);
+  }, 60_000);
+
   it('rejects a ref that does not exist with an ExporterBuildError naming the ref', async () => {
     await build(); // share the clone; the error must come from ref resolution, not a race on the cache lock
     const err = await buildExporterOnController({ repoUrl: repo.url, ref: 'v9.9.9-missing', cacheDir }).catch((e: unknown) => e);

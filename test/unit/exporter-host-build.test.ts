@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostBuildScript } from '../../roles/exporter/index.js';
-import { planWithRecordedFacts } from '../../src/operations/testing.js';
+import { planWithRecordedFacts } from '../support/recorded-facts.js';
 import { createFixture, loadRecordings, phaseSteps, removeFixture, scripts, type Fixture } from '../support/role-planning.js';
 
 const execFileP = promisify(execFile);

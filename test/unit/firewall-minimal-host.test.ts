@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseHostFacts } from '../../src/facts/gather-host-facts.js';
-import { renderNftables } from '../../src/operations/firewall-nftables.js';
-import { effectiveRules } from '../../src/operations/firewall-rules.js';
-import { offlineContext } from '../../src/operations/testing.js';
+import { renderNftables } from '../../src/operations/firewall/nftables.js';
+import { effectiveRules } from '../../src/operations/firewall/rules.js';
+import { offlineContext } from '../support/recorded-facts.js';
 import { writeFileActions } from '../../src/operations/write-file.js';
 
 const debian = parseHostFacts('mq1', readFileSync(join(import.meta.dirname, '../fixtures/facts/debian12/host-facts.txt'), 'utf8'));

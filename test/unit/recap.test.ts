@@ -53,7 +53,7 @@ describe('renderRecap', () => {
       record('mq1', 'pki', 'cert', 'skipped', { message: 'ran once on mq2' }),
       record('mq2', 'base', 'packages', 'ok'),
       record('mq2', 'base', 'lists', 'failed', { message: 'boom' }),
-      record('loadbalancer-1', '', 'connect and gather facts', 'unreachable', { phase: 'connect', message: 'refused' }),
+      record('loadbalancer-1', '', 'connect and gather facts', 'unreachable', { kind: 'connect', message: 'refused' }),
     ];
     const text = renderRecap(report(steps, ['mq1', 'mq2', 'loadbalancer-1'], { states: { mq2: 'failed', 'loadbalancer-1': 'unreachable' }, roundTrips: { mq1: 7, mq2: 3, 'loadbalancer-1': 0 } }));
     expect(plain(text).split('\n')[0]).toBe(`PLAY RECAP ${'*'.repeat(60)}`);

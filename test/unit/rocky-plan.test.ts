@@ -5,11 +5,11 @@ import { describe, expect, it } from 'vitest';
 import type { Step, StepPlan } from '../../src/engine/types.js';
 import { parseHostFacts } from '../../src/facts/gather-host-facts.js';
 import { file } from '../../src/operations/file.js';
-import { firewall } from '../../src/operations/firewall.js';
+import { firewall } from '../../src/operations/firewall/index.js';
 import { packages, systemUpgraded } from '../../src/operations/package.js';
 import { selinuxPort } from '../../src/operations/selinux.js';
 import { service } from '../../src/operations/service.js';
-import { planWithRecordedFacts } from '../../src/operations/testing.js';
+import { planWithRecordedFacts } from '../support/recorded-facts.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/facts');
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');

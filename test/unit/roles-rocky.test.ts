@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { planWithRecordedFacts } from '../../src/operations/testing.js';
+import { planWithRecordedFacts } from '../support/recorded-facts.js';
 import {
   BROKER_ROLES,
   createFixture,

@@ -1,6 +1,15 @@
 import { isIP } from 'node:net';
-import type { HostContext } from '../engine/types.js';
-import type { AllowRule } from './firewall.js';
+import type { HostContext } from '../../engine/types.js';
+
+export type FirewallBackend = 'firewalld' | 'nftables' | 'ufw';
+
+export interface AllowRule {
+  port: number;
+  proto?: 'tcp' | 'udp' | 'vrrp';
+  /** CIDRs or addresses; empty or missing = from anywhere. */
+  sources?: string[];
+  comment?: string;
+}
 
 /** One normalised rule: sources empty = anywhere. */
 export interface Rule {

@@ -1,8 +1,8 @@
-import { StepError } from '../errors.js';
-import type { Change, HostContext } from '../engine/types.js';
-import type { FirewalldFacts } from '../facts/firewall.js';
-import { shq } from '../transport/shell-quote.js';
-import { type Rule, describe, family } from './firewall-rules.js';
+import { StepError } from '../../errors.js';
+import type { Change, HostContext } from '../../engine/types.js';
+import type { FirewalldFacts } from '../../facts/firewall.js';
+import { shq } from '../../transport/shell-quote.js';
+import { type Rule, describe, family } from './rules.js';
 
 /**
  * firewalld: we own one zone (default `public`), make it the default zone and set its target to DROP

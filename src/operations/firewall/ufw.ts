@@ -1,8 +1,8 @@
-import { StepError } from '../errors.js';
-import type { Change, HostContext } from '../engine/types.js';
-import type { UfwFacts, UfwTuple } from '../facts/firewall.js';
-import { shq } from '../transport/shell-quote.js';
-import { type Rule, describe, family, safeComment } from './firewall-rules.js';
+import { StepError } from '../../errors.js';
+import type { Change, HostContext } from '../../engine/types.js';
+import type { UfwFacts, UfwTuple } from '../../facts/firewall.js';
+import { shq } from '../../transport/shell-quote.js';
+import { type Rule, describe, family, safeComment } from './rules.js';
 
 /** Rules we add carry this comment prefix; only such rules are ever deleted. */
 export const UFW_COMMENT = 'provision';

@@ -1,6 +1,6 @@
-import { offlineHostContext, offlinePlayContext, refusingTransport, type RefusedCall } from '../engine/offline-context.js';
-import type { FactQuery, FactResults, HostContext, Step, StepPlan } from '../engine/types.js';
-import type { HostFacts } from '../facts/host-facts.js';
+import { offlineHostContext, offlinePlayContext, refusingTransport, type RefusedCall } from '../../src/engine/offline-context.js';
+import type { FactQuery, FactResults, HostContext, Step, StepPlan } from '../../src/engine/types.js';
+import type { HostFacts } from '../../src/facts/host-facts.js';
 
 export interface RecordedOutput {
   stdout: string;

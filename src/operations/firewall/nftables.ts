@@ -1,9 +1,9 @@
-import type { Change, HostContext } from '../engine/types.js';
-import { NFT_FILE, NFT_INCLUDE, NFT_LOADED_HASH_FILE, NFT_TABLE, type NftablesFacts } from '../facts/firewall.js';
-import { shq } from '../transport/shell-quote.js';
-import { unifiedDiff } from './diff.js';
-import { type Rule, describe, family, safeComment } from './firewall-rules.js';
-import { writeFileActions } from './write-file.js';
+import type { Change, HostContext } from '../../engine/types.js';
+import { NFT_FILE, NFT_INCLUDE, NFT_LOADED_HASH_FILE, NFT_TABLE, type NftablesFacts } from '../../facts/firewall.js';
+import { shq } from '../../transport/shell-quote.js';
+import { unifiedDiff } from '../diff.js';
+import { type Rule, describe, family, safeComment } from './rules.js';
+import { writeFileActions } from '../write-file.js';
 
 /**
  * VRRP as a number: nft resolves protocol names it has no keyword for through /etc/protocols, which hosts

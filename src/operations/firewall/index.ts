@@ -1,21 +1,13 @@
-import type { HostContext, Step } from '../engine/types.js';
-import { firewalldFact, nftablesFact, ufwFact } from '../facts/firewall.js';
-import { planFirewalld } from './firewall-firewalld.js';
-import { planNftables } from './firewall-nftables.js';
-import { effectiveRules, normaliseSource } from './firewall-rules.js';
-import { planUfw } from './firewall-ufw.js';
+import type { HostContext, Step } from '../../engine/types.js';
+import { firewalldFact, nftablesFact, ufwFact } from '../../facts/firewall.js';
+import { planFirewalld } from './firewalld.js';
+import { planNftables } from './nftables.js';
+import { effectiveRules, normaliseSource } from './rules.js';
+import { planUfw } from './ufw.js';
 
-export type { Rule } from './firewall-rules.js';
+export type { AllowRule, FirewallBackend, Rule } from './rules.js';
+import type { AllowRule, FirewallBackend } from './rules.js';
 
-export type FirewallBackend = 'firewalld' | 'nftables' | 'ufw';
-
-export interface AllowRule {
-  port: number;
-  proto?: 'tcp' | 'udp' | 'vrrp';
-  /** CIDRs or addresses; empty or missing = from anywhere. */
-  sources?: string[];
-  comment?: string;
-}
 
 export interface FirewallOptions {
   backend: FirewallBackend;
