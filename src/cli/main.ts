@@ -1,5 +1,7 @@
 import { errorMessage } from '../engine/step-runner.js';
+import { ProvisionError } from '../errors.js';
 import { exitCodeForError } from './exit-codes.js';
+import { installLastResort, internalErrorLine } from './last-resort.js';
 import { HELP, parseRunOptions } from './options.js';
 import { version } from './version.js';
 
@@ -11,6 +13,9 @@ const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  // Before any option parsing: a stack trace is for --verbose, even when the options are what broke.
+  const verbose = argv.some((a) => a === '--verbose' || /^-[A-Za-z]*v[A-Za-z]*$/.test(a)) || Boolean(process.env.PROVISION_DEBUG);
+  installLastResort({ verbose });
   try {
     const sub = argv[0] && SUBCOMMANDS[argv[0]];
     if (sub) return await sub(argv.slice(1));
@@ -26,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     const { runCommand } = await import('../commands/run.js');
     return await runCommand(o);
   } catch (err) {
-    process.stderr.write(`provision: ${errorMessage(err)}\n`);
+    process.stderr.write(err instanceof ProvisionError ? `provision: ${errorMessage(err)}\n` : internalErrorLine(err, verbose));
     return exitCodeForError(err);
   }
 }

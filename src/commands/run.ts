@@ -2,12 +2,16 @@ import { writeFileSync } from 'node:fs';
 import { loadExtraVars } from '../cli/extra-vars.js';
 import { exitCodeForReport } from '../cli/exit-codes.js';
 import type { RunCliOptions } from '../cli/options.js';
+import { onInternalError } from '../cli/last-resort.js';
 import { version } from '../cli/version.js';
 import { acquireRunLock, describeCommand } from '../controller/run-lock.js';
 import { loadPlaybook, resolvePlaybookPath, type Playbook } from '../engine/playbook.js';
+import type { RunReport } from '../engine/records.js';
 import { projectDir } from '../engine/project.js';
 import { fanOut, type Reporter } from '../engine/reporter.js';
 import { knownVarNames, runPlaybook } from '../engine/runner.js';
+import { runRecorder } from '../engine/run-recorder.js';
+import { errorMessage } from '../engine/step-runner.js';
 import { checkInventory } from '../cluster/inventory-checks.js';
 import { connectionSpecFor, type ConnectionDefaults } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
@@ -20,7 +24,8 @@ import { listrRenderer } from '../output/listr-renderer.js';
 import { plainRenderer } from '../output/plain-renderer.js';
 import { renderRecap } from '../output/recap.js';
 import { redact } from '../secrets.js';
-import { OptionsError } from '../errors.js';
+import { OptionsError, ProvisionError } from '../errors.js';
+import { checkPrivateKeyFiles } from '../transport/private-key.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
@@ -50,10 +55,15 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
     process.stdout.write(`${await listTasks(inventory, playbook, o)}\n`);
     return 0;
   }
-  // Bad connection variables (ansible_port: 0, …) are input errors, reported before any host is touched.
-  // ... and so is a connection that would not run as root (a sudo user without ansible_become).
+  // Bad connection variables (ansible_port: 0, …) and unusable key files (missing, readable by others) are
+  // input errors, reported before any host is touched; and so is a connection that would not run as root (a sudo
+  // user without ansible_become).
   const specFor = (host: InventoryHost) => connectionSpecFor(host, inventory.files[0]!, process.env, connectionDefaults(o));
   checkConnections(inventory, inventory.selectHosts(o.limit ?? 'all'), specFor);
+  for (const name of inventory.selectHosts(o.limit ?? 'all')) {
+    const host = inventory.hosts.get(name)!;
+    checkPrivateKeyFiles(host, specFor(host), inventory.files[0]!);
+  }
   if (o.syntaxCheck) {
     process.stdout.write(`playbook: ${playbook.file}\ninventory: ${inventory.files.join(', ')} (${inventory.hostOrder.length} hosts): no problems found\n`);
     return 0;
@@ -76,24 +86,42 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
 async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playbook, extraReporters: Reporter[]): Promise<number> {
   const tty = process.stdout.isTTY && !o.plain && !process.env.CI;
   const renderer = tty ? listrRenderer({ diff: o.diff, verbose: o.verbose }) : plainRenderer({ diff: o.diff, verbose: o.verbose });
-  const report = await runPlaybook({
-    inventory,
-    playbook,
-    phases: o.phases,
-    ...(o.limit ? { limit: o.limit } : {}),
-    options: { check: o.check, diff: o.diff, forks: o.forks, tags: o.tags, skipTags: o.skipTags, verbose: o.verbose },
-    events: fanOut([renderer, ...extraReporters]),
-    connect: (host) =>
-      SshTransport.connect(connectionSpecFor(host, inventory.files[0]!, process.env, connectionDefaults(o)), {
-        ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
-        acceptNewHostKeys: o.acceptNewHostKeys,
-      }),
-    version: version(),
-    projectDir: projectDir(),
+  const recorder = runRecorder({ version: version(), check: o.check, phases: o.phases });
+  const writeOut = (report: RunReport) => {
+    if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\n${renderRecap(report)}\n`);
+  };
+  const interrupted = (err: unknown) => `${err instanceof ProvisionError ? '' : 'internal error: '}${errorMessage(err).split('\n')[0]}`;
+  // What was done is written out even when the run dies of an error nothing caught (see cli/last-resort.ts).
+  const undo = onInternalError((err) => {
+    if (recorder.touched) writeOut(recorder.report(interrupted(err)));
   });
+  let report: RunReport;
+  try {
+    report = await runPlaybook({
+      inventory,
+      playbook,
+      phases: o.phases,
+      ...(o.limit ? { limit: o.limit } : {}),
+      options: { check: o.check, diff: o.diff, forks: o.forks, tags: o.tags, skipTags: o.skipTags, verbose: o.verbose },
+      events: fanOut([renderer, recorder, ...extraReporters]),
+      connect: (host) =>
+        SshTransport.connect(connectionSpecFor(host, inventory.files[0]!, process.env, connectionDefaults(o)), {
+          ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
+          acceptNewHostKeys: o.acceptNewHostKeys,
+        }),
+      version: version(),
+      projectDir: projectDir(),
+    });
+  } catch (err) {
+    // Bad input found before any host was touched stays a one-line error; later, the recap says what was done.
+    if (recorder.touched) writeOut(recorder.report(interrupted(err)));
+    throw err;
+  } finally {
+    undo();
+  }
   if ('flush' in renderer && typeof renderer.flush === 'function') await renderer.flush();
-  if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\n${renderRecap(report)}\n`);
+  writeOut(report);
   return exitCodeForReport(report);
 }
 

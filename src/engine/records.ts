@@ -47,6 +47,8 @@ export interface RunReport {
   phases: Phase[];
   hosts: HostSummary[];
   steps: StepRecord[];
+  /** Set when the run died of an internal error: the report holds what was done until then. */
+  interrupted?: string;
 }
 
 export function summarize(host: string, records: StepRecord[], roundTrips: number, state: HostSummary['state'], error?: string): HostSummary {

@@ -49,6 +49,7 @@ export function renderRecap(report: RunReport): string {
     lines.push('', c.bold('FAILED'));
     for (const h of failures) lines.push(`  ${c.red(h.host)}: ${h.error}`);
   }
+  if (report.interrupted) lines.push('', c.red(c.bold('RUN INTERRUPTED')), `  ${report.interrupted}`, '  Hosts may be part-way through a change; a new run converges them.');
   lines.push('', c.gray(`${(report.durationMs / 1000).toFixed(1)} s${report.check ? ' (check mode: nothing was changed)' : ''}`));
   return lines.join('\n');
 }

@@ -30,7 +30,7 @@ function patternMatches(pattern: string, name: string): boolean {
   }
   return pattern.split(',').some((p) => {
     if (p.startsWith('!')) return false;
-    const re = new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    const re = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
     return re.test(name);
   });
 }

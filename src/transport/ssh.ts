@@ -8,6 +8,7 @@ import type { ConnectionSpec } from '../inventory/connection.js';
 import { containsSecret, redact } from '../secrets.js';
 import { Semaphore, sleep } from '../util/semaphore.js';
 import { appendKnownHost, fingerprint, judgeHostKey, knownHostsName, knownKeysFor, keyTypeOf } from './known-hosts.js';
+import { privateKeyFileProblem } from './private-key.js';
 import { shq } from './shell-quote.js';
 import { SudoHandshake, wrapWithSudo } from './sudo.js';
 import type { ExecOptions, ExecResult, Transport } from './types.js';
@@ -19,6 +20,8 @@ export interface SshOptions {
   /** Channels open at once on one connection (sshd's MaxSessions defaults to 10). */
   maxChannels?: number;
   connectAttempts?: number;
+  /** Connections lost after the first one that are healed by reconnecting; one more and the host is unreachable. */
+  maxReconnects?: number;
 }
 
 const DEFAULT_KNOWN_HOSTS = join(homedir(), '.ssh', 'known_hosts');
@@ -28,6 +31,13 @@ const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-n
 export class SshTransport implements Transport {
   #client: Client | undefined;
   #jump: Client | undefined;
+  /** Clients whose connection is gone (closed, reset, timed out): a channel on one of them died with it. */
+  readonly #lost = new WeakSet<Client>();
+  /** One reconnect at a time, shared by every command that finds the connection gone. */
+  #connecting: Promise<void> | undefined;
+  #losses = 0;
+  #lastLoss = '';
+  #closed = false;
   #roundTrips = 0;
   readonly #channels: Semaphore;
   readonly #knownHosts: string;
@@ -62,11 +72,17 @@ export class SshTransport implements Transport {
     let last: unknown;
     for (let i = 0; i < attempts; i++) {
       try {
-        this.#client = await this.#open();
+        const client = await this.#open();
+        if (this.#closed) {
+          client.end();
+          this.#jump?.end();
+          throw new UnreachableError(this.spec.host, 'the connection was closed by provision');
+        }
+        this.#client = client;
         return;
       } catch (err) {
         last = err;
-        if (err instanceof HostKeyError || isAuthFailure(err)) break;
+        if (err instanceof HostKeyError || isAuthFailure(err) || this.#closed) break;
         if (i < attempts - 1) await sleep(300 * 2 ** i);
       }
     }
@@ -81,14 +97,16 @@ export class SshTransport implements Transport {
     let sock: Duplex | undefined;
     this.#jump?.end();
     this.#jump = undefined;
-    if (this.spec.jump) {
-      const j = this.spec.jump;
-      this.#jump = await this.#handshake({ host: j.address, port: j.port, username: j.user, keyPath: j.privateKeyPath, label: `jump host ${j.address}` });
-      sock = await new Promise<Duplex>((resolve, reject) =>
-        this.#jump!.forwardOut('127.0.0.1', 0, this.spec.address, this.spec.port, (err, ch) => (err ? reject(err) : resolve(ch))),
-      );
-    }
     try {
+      if (this.spec.jump) {
+        const j = this.spec.jump;
+        const jump = (this.#jump = await this.#handshake({ host: j.address, port: j.port, username: j.user, keyPath: j.privateKeyPath, label: `jump host ${j.address}` }));
+        const ch = await new Promise<ClientChannel>((resolve, reject) =>
+          jump.forwardOut('127.0.0.1', 0, this.spec.address, this.spec.port, (err, c) => (err ? reject(new Error(`jump host ${j.address}: cannot reach ${this.spec.address}:${this.spec.port}: ${err.message}`)) : resolve(c))),
+        );
+        ch.on('error', () => {}); // the client on top of it sees the close and reports it
+        sock = ch;
+      }
       return await this.#handshake({ host: this.spec.address, port: this.spec.port, username: this.spec.user, keyPath: this.spec.privateKeyPath, sock, label: this.spec.host });
     } catch (err) {
       this.#jump?.end();
@@ -127,35 +145,82 @@ export class SshTransport implements Transport {
       },
     };
     if (o.keyPath) {
-      if (!existsSync(o.keyPath)) throw new UnreachableError(o.label, `private key file ${o.keyPath} does not exist (ansible_ssh_private_key_file)`);
+      const problem = privateKeyFileProblem(o.keyPath);
+      if (problem) throw new UnreachableError(o.label, `${problem} (ansible_ssh_private_key_file)`);
       config.privateKey = readFileSync(o.keyPath);
     } else if (process.env.SSH_AUTH_SOCK) {
       config.agent = process.env.SSH_AUTH_SOCK;
     } else {
-      const fallback = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find(existsSync);
+      // As ssh does with its default keys: an unprotected one is passed over.
+      const fallback = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => join(homedir(), '.ssh', f)).find((f) => existsSync(f) && !privateKeyFileProblem(f));
       if (fallback) config.privateKey = readFileSync(fallback);
     }
     return new Promise((resolve, reject) => {
       const c = new Client();
-      c.once('ready', () => resolve(c));
-      c.once('error', (err) => reject(hostKeyProblem ?? err));
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        this.#lost.add(c);
+        c.destroy();
+        reject(hostKeyProblem ?? err);
+      };
+      // ssh2 can emit 'error' more than once per client (a socket reset, then "Connection lost before
+      // handshake"; a handshake timeout, then the close), before or after 'ready'. One listener for the
+      // client's whole life: an error event without a listener would end the whole run.
+      c.on('error', (err: Error) => {
+        if (!settled) fail(err);
+        else this.#connectionLost(c, err.message);
+      });
+      c.once('ready', () => {
+        if (settled) return;
+        settled = true;
+        resolve(c);
+      });
+      // A close before 'ready' without an error (a server that sent its banner and hung up) would
+      // otherwise leave this promise pending forever.
       c.on('close', () => {
-        if (c === this.#client) this.#client = undefined;
+        if (!settled) fail(new Error('connection closed during the SSH handshake'));
+        else this.#connectionLost(c, 'connection closed');
       });
       c.connect(config);
     });
   }
 
-  async #live(): Promise<Client> {
-    if (!this.#client) await this.#connectWithRetry();
-    return this.#client!;
+  /** The connection behind `c` is gone: forget it (the next command reconnects, within the budget). */
+  #connectionLost(c: Client, why: string): void {
+    if (this.#lost.has(c)) return;
+    this.#lost.add(c);
+    if (c === this.#jump) {
+      this.#jump = undefined;
+      this.#client?.destroy(); // it ran over the jump host's connection
+    }
+    if (c === this.#client) {
+      this.#client = undefined;
+      this.#losses++;
+      this.#lastLoss = why;
+    }
+    c.destroy();
   }
 
-  async #channel(command: string): Promise<ClientChannel> {
+  async #live(): Promise<Client> {
+    if (this.#closed) throw new UnreachableError(this.spec.host, 'the connection was closed by provision');
+    if (!this.#client) {
+      const budget = this.opts.maxReconnects ?? 5;
+      if (this.#losses > budget) throw new UnreachableError(this.spec.host, `connection lost ${this.#losses} times (last: ${this.#lastLoss}); giving up on this host`);
+      this.#connecting ??= this.#connectWithRetry().finally(() => (this.#connecting = undefined));
+      await this.#connecting;
+    }
+    if (!this.#client) throw new UnreachableError(this.spec.host, `connection lost (${this.#lastLoss})`);
+    return this.#client;
+  }
+
+  async #channel(command: string): Promise<{ ch: ClientChannel; client: Client }> {
     for (let attempt = 0; ; attempt++) {
       const client = await this.#live();
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => client.exec(command, (err, ch) => (err ? reject(err) : resolve(ch))));
+        const ch = await new Promise<ClientChannel>((resolve, reject) => client.exec(command, (err, c) => (err ? reject(err) : resolve(c))));
+        return { ch, client };
       } catch (err) {
         // "open failed" = sshd's MaxSessions reached or the connection dropped: back off, reconnect if needed.
         if (attempt >= 4) throw new UnreachableError(this.spec.host, `cannot open a channel: ${(err as Error).message}`);
@@ -182,7 +247,7 @@ export class SshTransport implements Transport {
     const full = sudo ? wrapWithSudo(command, this.spec.becomeUser) : command;
     return this.#channels.with(async () => {
       this.#roundTrips++;
-      const ch = await this.#channel(full);
+      const { ch, client } = await this.#channel(full);
       return new Promise<ExecResult>((resolve, reject) => {
         let stdout = '';
         let stderr = '';
@@ -199,6 +264,12 @@ export class SshTransport implements Transport {
               ch.close();
             }, opts.timeoutMs)
           : undefined;
+        // Writing to a channel whose connection just died emits 'error'; the close below reports it.
+        const onStreamError = (err: Error) => {
+          if (!this.#lost.has(client)) failure ??= `channel error: ${err.message}`;
+        };
+        ch.on('error', onStreamError);
+        ch.stderr.on('error', onStreamError);
         ch.on('data', (d: Buffer) => {
           const s = d.toString('utf8');
           stdout += s;
@@ -222,7 +293,7 @@ export class SshTransport implements Transport {
         });
         ch.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
-          if (code == null && !signal && !failure && !this.#client)
+          if (code == null && !signal && this.#lost.has(client))
             return reject(new UnreachableError(this.host, `connection lost while running: ${redact(command).split('\n')[0]!.slice(0, 80)}`));
           if (handshake && !handshake.ready && !failure) failure = `sudo failed: ${handshake.leftover().trim() || `exit ${code}`}`;
           if (failure) return reject(new CommandError(redact(command), code, redact(`${failure}\n${stderr}`), redact(stdout), this.host));
@@ -238,7 +309,11 @@ export class SshTransport implements Transport {
     this.#roundTrips++;
     return new Promise((resolve, reject) =>
       client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
+        if (err && this.#lost.has(client)) return reject(new UnreachableError(this.host, `connection lost while opening a forward to ${host}:${port}`));
         if (err) return reject(new CommandError(`forward to ${host}:${port}`, null, err.message, '', this.host));
+        // The consumer (an MQTT or HTTP client) gets every error too; this listener only keeps an error
+        // nobody listens for (after the consumer let go of the stream) from ending the run.
+        ch.on('error', () => {});
         // A direct-tcpip channel is half-open by default: when the remote side closes (a broker kicking a
         // client), end ours too so the channel closes and the client sees it at once instead of timing out.
         ch.once('end', () => ch.end());
@@ -248,9 +323,11 @@ export class SshTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#client?.end();
     this.#jump?.end();
     this.#client = undefined;
+    this.#jump = undefined;
   }
 }
 

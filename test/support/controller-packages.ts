@@ -2,7 +2,7 @@ import { installDebianPackages, missingDebianPackages } from '../../src/controll
 
 /** Debian packages the test suite uses on the controller (sandbox tooling, real brokers/haproxy for loopback tests, Go for the exporter build). */
 export const TEST_PACKAGES = [
-  'debootstrap', 'systemd-container', 'apt-cacher-ng', 'nftables', 'iproute2', 'openssh-client', 'git', 'openssl',
+  'debootstrap', 'systemd-container', 'apt-cacher-ng', 'nftables', 'iproute2', 'openssh-client', 'openssh-server', 'git', 'openssl',
   'mosquitto', 'mosquitto-clients', 'haproxy', 'keepalived',
   'golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev',
 ];

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,13 +32,14 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-function materialise(c: { name: string; files: HostileCase['files'] }): string {
+function materialise(c: { name: string; files: HostileCase['files']; modes?: HostileCase['modes'] }): string {
   const dir = join(root, c.name);
   mkdirSync(dir, { recursive: true });
   for (const [rel, content] of Object.entries(c.files)) {
     const text = (typeof content === 'function' ? content() : content).replaceAll('@PORT@', String(port)).replaceAll('@DIR@', dir);
     mkdirSync(dirname(join(dir, rel)), { recursive: true });
     writeFileSync(join(dir, rel), text);
+    if (c.modes?.[rel] !== undefined) chmodSync(join(dir, rel), c.modes[rel]); // whatever the umask
   }
   return dir;
 }
