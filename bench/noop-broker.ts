@@ -14,14 +14,15 @@ import { buildExporterOnController } from '../src/exporter/controller-build.js';
 import { EXPORTER_FIXTURE_REF, makeExporterGitRepo } from '../src/exporter/stand-in-repo.js';
 import { sandboxDown, sandboxUp } from '../src/sandbox/index.js';
 import type { RunReport } from '../src/engine/records.js';
-import { ANSIBLE_DIR, BENCH, ansibleEnv, ansibleRecap, argValue, brokersPlaybook, closeControlMasters, fmt, fmtStats, log, machineDescription, must, provisionArgs, stats, timed } from './lib.js';
+import { ANSIBLE_DIR, BENCH, SANDBOX, ansibleEnv, ansibleRecap, argValue, brokersPlaybook, closeControlMasters, fmt, fmtStats, log, machineDescription, must, provisionArgs, stats, timed } from './lib.js';
 
 const sizes = argValue('--sizes', '1,3,10').split(',').map(Number);
 const reps = Number(argValue('--reps', '3'));
 const withAnsible = !process.argv.includes('--no-ansible');
 const keep = process.argv.includes('--keep');
 const P_SANDBOX = 'bench-p';
-const A_SANDBOX = 'bench-a';
+// bench/ansible/ansible.cfg reads the known_hosts of the sandbox named "bench".
+const A_SANDBOX = SANDBOX;
 
 interface Row {
   hosts: number;

@@ -4,6 +4,10 @@ import { defineRole, type RoleContext, type Step } from '../../src/engine/types.
 import { ControlClient } from '../../src/mqtt/control-client.js';
 import { systemCredentials } from '../../src/cluster/credentials.js';
 import { brokerVars, pick } from '../../src/cluster/variables.js';
+import { BROKER_PATHS } from '../../src/cluster/broker.js';
+import { inputsDigest, readObservation, recordObservation } from '../../src/cluster/observed-state.js';
+import { fileFact } from '../../src/facts/files.js';
+import { shq } from '../../src/transport/shell-quote.js';
 import { desiredAuth } from './desired.js';
 
 const vars = z.object({
@@ -13,19 +17,37 @@ const vars = z.object({
 });
 type Vars = z.output<typeof vars>;
 
+/** The observation (src/cluster/observed-state.ts) that lets a no-op skip the API read. */
+const OBSERVED = 'dynamic-security';
+
 /**
  * Reconciles the broker's dynamic-security state with the inventory over the control API, through the
  * SSH connection to the broker's local listener: read, diff, apply only the differences, read again.
+ * A no-op skips the read: the broker saves dynamic-security.json after every change, so when that file's digest
+ * (a fact of the phase's one batch) and the inventory's wishes are what they were when they last matched, nothing
+ * can have changed.
  */
 function reconcileStep(ctx: RoleContext<Vars>): Step {
   const admin = systemCredentials(ctx, ctx.vars).admin;
+  const dynsecFile = fileFact(BROKER_PATHS.dynsecFile);
+  const baseDir = ctx.play.inventory.baseDir;
   const connect = () =>
     ControlClient.connect({ stream: () => ctx.transport.forward('127.0.0.1', ctx.vars.mqtt_local_port), username: admin.username, password: admin.password, clientId: `provision-admin-${process.pid}` });
   return {
     name: 'users, roles and ACLs (dynamic security)',
-    plan: async (c) => {
+    facts: ctx.vars.mqtt_auth_backend === 'dynsec' ? [dynsecFile] : [],
+    plan: async (c, facts) => {
       if (ctx.vars.mqtt_auth_backend !== 'dynsec') return { skip: 'mqtt_auth_backend is password_file (managed in mosquitto_config)' };
       const desired = desiredAuth(c, ctx.vars);
+      const inputs = inputsDigest(admin.password, desired);
+      const file = facts.get(dynsecFile);
+      const seen = readObservation(baseDir, c.name, OBSERVED);
+      if (file.exists && file.sha256 && seen?.inputs === inputs && seen.evidence === file.sha256) {
+        return { changes: [], message: 'as the inventory says since the last run (dynamic-security.json unchanged)' };
+      }
+      const observe = (sha256: string | undefined) => {
+        if (!c.check && sha256) recordObservation(baseDir, c.name, OBSERVED, { inputs, evidence: sha256 });
+      };
       let client: ControlClient;
       try {
         client = await connect();
@@ -36,7 +58,10 @@ function reconcileStep(ctx: RoleContext<Vars>): Step {
       }
       try {
         const changes = planDynsec(await readDynsecState(client), desired);
-        if (changes.length === 0) return { changes: [] };
+        if (changes.length === 0) {
+          observe(file.sha256); // reading changes nothing: the digest gathered before the read is still the file's
+          return { changes: [] };
+        }
         return {
           changes: [
             {
@@ -46,6 +71,8 @@ function reconcileStep(ctx: RoleContext<Vars>): Step {
                 const again = await connect();
                 try {
                   const r = await reconcileDynsec(again, desired, { check: false, onProgress: (l) => c.progress(l) });
+                  // The broker saved the file before it answered: its digest now stands for the verified state.
+                  observe((await c.run(`sha256sum < ${shq(BROKER_PATHS.dynsecFile)}`)).slice(0, 64));
                   return `${r.changes.length} change(s) applied and verified`;
                 } finally {
                   await again.close();
