@@ -1,10 +1,15 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 
-/** Debian packages the test suite uses on the controller (sandbox tooling, real brokers/haproxy for loopback tests, Go for the exporter build). */
+/**
+ * Debian packages the test suite uses on the controller (sandbox tooling, real brokers/haproxy for loopback tests, Go for
+ * the exporter build, and Ansible itself: the inventory and vault tests compare with the real `ansible-inventory` and
+ * decrypt what the real `ansible-vault` encrypted).
+ */
 export const TEST_PACKAGES = [
   'debootstrap', 'systemd-container', 'apt-cacher-ng', 'nftables', 'iproute2', 'openssh-client', 'git', 'openssl',
   'mosquitto', 'mosquitto-clients', 'haproxy', 'keepalived',
   'golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev',
+  'ansible',
 ];
 
 export function missingPackages(names: string[]): string[] {
