@@ -1,17 +1,23 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parse, type ScalarTag } from 'yaml';
 import { OptionsError } from '../errors.js';
+import { Secret } from '../secrets.js';
+import { decryptFileText, VaultKeyring } from '../inventory/vault.js';
 
 /** `-e k=v k2=v2`, `-e '{"k": 1}'` or `-e @vars.yaml`, merged left to right like ansible-playbook. */
-export function parseExtraVars(items: string[]): Record<string, unknown> {
+export function parseExtraVars(items: string[], vault: VaultKeyring = new VaultKeyring()): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const item of items) {
     const text = item.trim();
     if (text.startsWith('@')) {
       let parsed: unknown;
+      const file = text.slice(1);
       try {
-        parsed = parse(readFileSync(text.slice(1), 'utf8'));
+        // A whole vault-encrypted file, or `!vault |` values in it (decrypted to Secrets).
+        const vaultTag: ScalarTag = { tag: '!vault', resolve: (s: string) => new Secret(vault.decrypt(s, file), 'vault') as unknown as string };
+        parsed = parse(decryptFileText(readFileSync(file, 'utf8'), file, vault), { customTags: [vaultTag] });
       } catch (err) {
+        if ((err as { exitKind?: string }).exitKind === 'input') throw err;
         throw new OptionsError(`--extra-vars ${text}: ${(err as Error).message}`);
       }
       if (parsed === null || parsed === undefined) continue;

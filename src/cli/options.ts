@@ -20,6 +20,31 @@ export interface RunCliOptions {
   knownHosts?: string;
   extraVars: string[];
   plain: boolean;
+  /** Ansible Vault passwords: `--vault-password-file`, `--ask-vault-pass`, `--vault-id label@source`. */
+  vault?: VaultCliOptions;
+}
+
+export interface VaultCliOptions {
+  passwordFiles: string[];
+  askVaultPass: boolean;
+  vaultIds: string[];
+}
+
+/** The vault flags, shared by every command that reads an inventory (ansible-playbook and ansible-inventory spell them so). */
+export const VAULT_OPTIONS = {
+  'vault-password-file': { type: 'string', multiple: true },
+  'vault-pass-file': { type: 'string', multiple: true },
+  'ask-vault-pass': { type: 'boolean', short: 'J' },
+  'ask-vault-password': { type: 'boolean' },
+  'vault-id': { type: 'string', multiple: true },
+} as const;
+
+export function vaultCliOptions(values: { 'vault-password-file'?: string[]; 'vault-pass-file'?: string[]; 'ask-vault-pass'?: boolean; 'ask-vault-password'?: boolean; 'vault-id'?: string[] }): VaultCliOptions {
+  return {
+    passwordFiles: [...(values['vault-password-file'] ?? []), ...(values['vault-pass-file'] ?? [])],
+    askVaultPass: Boolean(values['ask-vault-pass'] || values['ask-vault-password']),
+    vaultIds: values['vault-id'] ?? [],
+  };
 }
 
 export const RUN_OPTIONS = {
@@ -40,6 +65,7 @@ export const RUN_OPTIONS = {
   'known-hosts': { type: 'string' },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   plain: { type: 'boolean' },
+  ...VAULT_OPTIONS,
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -74,6 +100,7 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     acceptNewHostKeys: Boolean(values['accept-new-host-keys']),
     extraVars: values['extra-vars'] ?? [],
     plain: Boolean(values.plain),
+    vault: vaultCliOptions(values),
     help: Boolean(values.help),
     version: Boolean(values.version),
     ...(values.playbook ? { playbook: values.playbook } : {}),
@@ -104,6 +131,9 @@ Options:
   -D, --diff               show unified diffs of changed files (secrets masked)
   -f, --forks N            hosts in parallel (default 10)
   -e, --extra-vars K=V     highest-precedence variables (or @file.yaml); repeatable
+      --vault-password-file FILE  Ansible Vault password: a file, or an executable that prints it; repeatable
+  -J, --ask-vault-pass     prompt for the vault password (no echo)
+      --vault-id LABEL@SRC vault password with a label; SRC is a file, an executable or 'prompt'; repeatable
       --json FILE          machine-readable report (per host, per step)
       --list-hosts         list the hosts each play would run on, then exit
       --list-tasks         list the steps each play would run, then exit

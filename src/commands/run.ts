@@ -9,6 +9,7 @@ import { fanOut, type Reporter } from '../engine/reporter.js';
 import { runPlaybook } from '../engine/runner.js';
 import { connectionSpecFor } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
+import { loadVaultKeyring } from '../inventory/vault-secrets.js';
 import { listHosts, listTasks } from '../output/listings.js';
 import { listrRenderer } from '../output/listr-renderer.js';
 import { plainRenderer } from '../output/plain-renderer.js';
@@ -16,7 +17,8 @@ import { renderRecap } from '../output/recap.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
-  const inventory = await loadInventory(o.inventories, { extraVars: parseExtraVars(o.extraVars) });
+  const vault = await loadVaultKeyring(o.vault ?? {});
+  const inventory = await loadInventory(o.inventories, { extraVars: parseExtraVars(o.extraVars, vault), vault });
   const playbook = await loadPlaybook(resolvePlaybookPath(o.playbook));
   if (o.listHosts) {
     process.stdout.write(`${listHosts(inventory, playbook, o.limit)}\n`);

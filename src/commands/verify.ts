@@ -10,6 +10,8 @@ import { generatedSecret } from '../generated-secrets.js';
 import { exporterShowsUptime } from '../health/http-metrics.js';
 import { connectionSpecFor } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
+import { loadVaultKeyring } from '../inventory/vault-secrets.js';
+import { VAULT_OPTIONS, vaultCliOptions } from '../cli/options.js';
 import type { InventoryHost } from '../inventory/types.js';
 import { ControlClient } from '../mqtt/control-client.js';
 import { Secret } from '../secrets.js';
@@ -33,9 +35,9 @@ function str(v: unknown, d: string): string {
 
 /** `provision verify -i INV`: end-to-end checks of a live cluster; exits 2 and says what is wrong otherwise. */
 export async function verifyCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { inventory: { type: 'string', short: 'i', multiple: true }, 'known-hosts': { type: 'string' }, json: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args, options: { inventory: { type: 'string', short: 'i', multiple: true }, 'known-hosts': { type: 'string' }, json: { type: 'string' }, ...VAULT_OPTIONS }, strict: true });
   if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i');
-  const inv = await loadInventory(values.inventory);
+  const inv = await loadInventory(values.inventory, { vault: await loadVaultKeyring(vaultCliOptions(values)) });
   const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => !isAbsent(inv.hosts.get(h)!));
   const lbs = inv.groups.get('loadbalancers')?.hosts ?? [];
   const checks: Check[] = [];

@@ -107,7 +107,8 @@ class VarReader {
   string(names: string[]): string | undefined {
     const f = this.#pick(names);
     if (!f) return undefined;
-    const [n, v] = f;
+    const [n, v0] = f;
+    const v = v0 instanceof Secret ? v0.reveal() : v0; // a vaulted ansible_user / ansible_host: masked in output, used as is
     if (typeof v === 'number') return String(v);
     if (typeof v !== 'string' || v.trim() === '') throw this.error(n, `expected a non-empty string, got ${describeValue(v)}`);
     return v.trim();

@@ -9,6 +9,7 @@ import { selectHosts } from './patterns.js';
 import { hostGroupsInOrder, winningVars, type VarsDir } from './precedence.js';
 import { resolveHostVars } from './resolve.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
+import { decryptFileText, type VaultKeyring } from './vault.js';
 import { loadVarsFor } from './vars-files.js';
 import { NO_LOCATION } from './var-source.js';
 import { parseYamlFile } from './yaml-values.js';
@@ -19,6 +20,8 @@ export interface LoadInventoryOptions {
   env?: NodeJS.ProcessEnv;
   /** `-e` variables: highest precedence. */
   extraVars?: Record<string, unknown>;
+  /** Vault passwords for encrypted files and `!vault` values (none: such content is an error naming it). */
+  vault?: VaultKeyring;
 }
 
 /** Files Ansible skips when an inventory source is a directory. */
@@ -43,6 +46,7 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
     } catch (e) {
       throw new InputError(`cannot read inventory file: ${(e as Error).message}`, file);
     }
+    text = decryptFileText(text, file, opts.vault);
     files.push(file);
     const before = new Set(b.hostOrder);
     const baseDir = path.dirname(path.resolve(file));
@@ -83,9 +87,9 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   }
   b.finish();
 
-  const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b);
+  const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b, opts.vault);
   const extra = extraEntries(opts.extraVars ?? {});
-  return assemble(b, dirs, extra, env, files, hostFile, path.resolve(varDirs[0] ?? '.'));
+  return assemble(b, dirs, extra, env, files, hostFile, path.resolve(varDirs[0] ?? '.'), opts.vault);
 }
 
 /** YAML when the extension says so, or when the text is a mapping such as `all:`; INI otherwise (like Ansible's plugin chain). */
@@ -117,7 +121,7 @@ function addHostList(list: string, b: InventoryBuilder): void {
   }
 }
 
-async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuilder): Promise<VarsDir[]> {
+async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuilder, vault: VaultKeyring | undefined): Promise<VarsDir[]> {
   const display = new Map(shown.map((d) => [path.resolve(d), d]));
   const out: VarsDir[] = [];
   for (const abs of absDirs) {
@@ -125,11 +129,11 @@ async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuil
     const groupVars = new Map<string, Map<string, VarEntry>>();
     const hostVars = new Map<string, Map<string, VarEntry>>();
     for (const g of b.groups.keys()) {
-      const vars = await loadVarsFor(path.join(dir, 'group_vars'), g);
+      const vars = await loadVarsFor(path.join(dir, 'group_vars'), g, vault);
       if (vars) groupVars.set(g, vars);
     }
     for (const h of b.hosts.keys()) {
-      const vars = await loadVarsFor(path.join(dir, 'host_vars'), h);
+      const vars = await loadVarsFor(path.join(dir, 'host_vars'), h, vault);
       if (vars) hostVars.set(h, vars);
     }
     out.push({ groupVars, hostVars });
@@ -144,7 +148,7 @@ function extraEntries(extra: Record<string, unknown>): Map<string, VarEntry> {
 
 function assemble(
   b: InventoryBuilder, dirs: VarsDir[], extra: Map<string, VarEntry>, env: NodeJS.ProcessEnv,
-  files: string[], hostFile: Map<string, string>, baseDir: string,
+  files: string[], hostFile: Map<string, string>, baseDir: string, vault: VaultKeyring | undefined,
 ): Inventory {
   const order = new Map(b.hostOrder.map((h, i) => [h, i]));
   const byOrder = (names: Iterable<string>) => [...names].sort((x, y) => order.get(x)! - order.get(y)!);
@@ -163,7 +167,7 @@ function assemble(
     const def = b.hosts.get(name)!;
     const hostGroups = hostGroupsInOrder(b, def);
     const { vars, varSources } = resolveHostVars(winningVars(b, def, dirs, extra), {
-      host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache,
+      host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache, vault,
     });
     hosts.set(name, { name, groups: hostGroups, vars, varSources });
   }

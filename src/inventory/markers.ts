@@ -20,6 +20,11 @@ export class LookupRef {
   }
 }
 
+/** A `!vault |` value: decrypted (to a Secret) only if it wins the precedence merge, so one unused value needs no password. */
+export class VaultRef {
+  constructor(readonly ciphertext: string, readonly loc: SourceLocation) {}
+}
+
 /** A string tagged `!unsafe`: never templated. */
 export class UnsafeText {
   constructor(readonly text: string) {}

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { Secret, registerSecretValue } from '../secrets.js';
-import { LookupRef, UnsafeText } from './markers.js';
+import { LookupRef, UnsafeText, VaultRef } from './markers.js';
+import { VaultKeyring } from './vault.js';
 import type { VarEntry } from './model.js';
 import type { SourceLocation } from './types.js';
 import { formatVarPath, TreeVarSource } from './var-source.js';
@@ -32,6 +33,8 @@ export interface HostResolveContext {
   env: NodeJS.ProcessEnv;
   /** Shared between hosts: a lookup is read once. */
   lookupCache: Map<string, Secret>;
+  /** Passwords for `!vault` values. */
+  vault?: VaultKeyring;
 }
 
 type Sensitivity = 'wrap' | 'register' | 'none';
@@ -80,6 +83,10 @@ export function resolveHostVars(entries: Map<string, VarEntry>, ctx: HostResolve
 
   const resolveValue = (raw: unknown, src: TreeVarSource, at: (string | number)[], sens: Sensitivity): unknown => {
     if (raw instanceof LookupRef) return lookup(raw, ctx);
+    if (raw instanceof VaultRef) {
+      const { file, line, column } = raw.loc;
+      return new Secret((ctx.vault ?? new VaultKeyring()).decrypt(raw.ciphertext, file, line, column, formatVarPath(at)), 'vault');
+    }
     if (raw instanceof Secret) return raw;
     if (raw instanceof UnsafeText) return finish(raw.text, sens);
     if (typeof raw === 'string') {

@@ -3,9 +3,10 @@ import {
   type Node, type ParsedNode, type Scalar, type ScalarTag, type Tags,
 } from 'yaml';
 import { InputError } from '../errors.js';
-import { UnsafeText, parseLookupMapping, parseLookupString } from './markers.js';
+import { UnsafeText, VaultRef, parseLookupMapping, parseLookupString } from './markers.js';
 import { setKey } from './py-literal.js';
 import type { SourceLocation } from './types.js';
+import { isVaultText } from './vault.js';
 import type { LocNode } from './var-source.js';
 
 /** A parsed YAML file and what is needed to point at its nodes. */
@@ -34,9 +35,7 @@ function ansibleTags(tags: Tags): Tags {
 
 /** Parse YAML the way Ansible does (YAML 1.1); any syntax error or duplicate key → InputError at its position. */
 export function parseYamlFile(file: string, text: string, baseDir: string): YamlFile {
-  if (text.startsWith('$ANSIBLE_VAULT;')) {
-    throw new InputError('ansible-vault encrypted files are not supported: use from_env / from_file or lookup() for secrets', file, 1, 1);
-  }
+  if (isVaultText(text)) throw new InputError('this file is vault-encrypted: it must be decrypted before it is parsed', file, 1, 1);
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, version: '1.1', customTags: ansibleTags, uniqueKeys: true, prettyErrors: true });
   const err = doc.errors[0];
@@ -171,7 +170,10 @@ export function locatedValue(y: YamlFile, raw: unknown, fallback: SourceLocation
 }
 
 function scalarValue(y: YamlFile, n: Scalar, loc: SourceLocation): unknown {
-  if (n.tag === '!vault') fail('ansible-vault encrypted values (!vault) are not supported: use from_env / from_file or lookup() instead', loc);
+  if (n.tag === '!vault') {
+    if (typeof n.value !== 'string' || !isVaultText(n.value)) fail('a !vault value must be the text ansible-vault encrypt_string printed ($ANSIBLE_VAULT;…)', loc);
+    return new VaultRef(n.value, loc);
+  }
   if (n.tag === '!unsafe') return new UnsafeText(n.value === null ? '' : String(n.value));
   const v = n.value;
   if (typeof v === 'string') return parseLookupString(v, y.baseDir, loc) ?? v;

@@ -418,7 +418,7 @@ const BAD: [string, number, number, string][] = [
   ['host-and-group.yml', 6, 5, "'mq1' is used as both a host and a group"],
   ['unexpected-group-key.yml', 4, 7, "unexpected key 'host' in group 'mqtt'"],
   ['bad-range.yml', 3, 5, "host range 'mq[01:5]' must use equal-length begin and end"],
-  ['vault-value.yml', 3, 25, '!vault'],
+  ['vault-value.yml', 3, 25, 'this value is vault-encrypted but no vault password was given'],
   ['missing-env.yml', 7, 19, 'environment variable PROVISION_TEST_UNSET_VAR is not set'],
   ['missing-file.yml', 4, 28, "lookup('file', 'certs/does-not-exist.key'): no such file"],
   ['undefined-reference.yml', 7, 19, "refers to undefined variable 'pki_dir'"],
