@@ -39,6 +39,11 @@ export const VAULT_OPTIONS = {
   'vault-id': { type: 'string', multiple: true },
 } as const;
 
+function vaultGiven(values: Parameters<typeof vaultCliOptions>[0]): boolean {
+  const v = vaultCliOptions(values);
+  return v.passwordFiles.length > 0 || v.askVaultPass || v.vaultIds.length > 0;
+}
+
 export function vaultCliOptions(values: { 'vault-password-file'?: string[]; 'vault-pass-file'?: string[]; 'ask-vault-pass'?: boolean; 'ask-vault-password'?: boolean; 'vault-id'?: string[] }): VaultCliOptions {
   return {
     passwordFiles: [...(values['vault-password-file'] ?? []), ...(values['vault-pass-file'] ?? [])],
@@ -100,13 +105,13 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     acceptNewHostKeys: Boolean(values['accept-new-host-keys']),
     extraVars: values['extra-vars'] ?? [],
     plain: Boolean(values.plain),
-    vault: vaultCliOptions(values),
     help: Boolean(values.help),
     version: Boolean(values.version),
     ...(values.playbook ? { playbook: values.playbook } : {}),
     ...(values.limit ? { limit: values.limit } : {}),
     ...(values.json ? { json: values.json } : {}),
     ...(values['known-hosts'] ? { knownHosts: values['known-hosts'] } : {}),
+    ...(vaultGiven(values) ? { vault: vaultCliOptions(values) } : {}),
   };
   if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (see provision --help)');
   return out;

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { Secret, registerSecretValue } from '../secrets.js';
+import { UnresolvedVar } from './markers.js';
 import { shlexSplit } from './shlex.js';
 import type { InventoryHost } from './types.js';
 import { describeValue } from './validate.js';
@@ -99,6 +100,7 @@ class VarReader {
     let found: [string, unknown] | undefined;
     for (const n of names) {
       const v = this.host.vars[n];
+      if (v instanceof UnresolvedVar) throw v.error;
       if (v !== undefined && v !== null) found = [n, v];
     }
     return found;

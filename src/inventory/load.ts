@@ -7,7 +7,8 @@ import { parseIniInventory } from './ini-inventory.js';
 import { InventoryBuilder, type VarEntry } from './model.js';
 import { selectHosts } from './patterns.js';
 import { hostGroupsInOrder, winningVars, type VarsDir } from './precedence.js';
-import { resolveHostVars } from './resolve.js';
+import { LazyMapping } from './jinja-values.js';
+import { HostVarsResolver } from './resolve.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import { decryptFileText, type VaultKeyring } from './vault.js';
 import { loadVarsFor } from './vars-files.js';
@@ -162,14 +163,23 @@ function assemble(
   const allGroups = Object.fromEntries([...groups.values()].map((g) => [g.name, g.hosts]));
 
   const lookupCache = new Map<string, Secret>();
-  const hosts = new Map<string, InventoryHost>();
+  const resolvers = new Map<string, HostVarsResolver>();
+  const hostvars = new LazyMapping('hostvars', () => [...b.hostOrder], (h) => {
+    const r = resolvers.get(h);
+    return r && new LazyMapping(`hostvars['${h}']`, () => r.names(), (k) => r.get(k));
+  });
+  const allowPipe = env.PROVISION_ALLOW_PIPE_LOOKUP === '1';
   for (const name of b.hostOrder) {
     const def = b.hosts.get(name)!;
     const hostGroups = hostGroupsInOrder(b, def);
-    const { vars, varSources } = resolveHostVars(winningVars(b, def, dirs, extra), {
-      host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache, vault,
-    });
-    hosts.set(name, { name, groups: hostGroups, vars, varSources });
+    resolvers.set(name, new HostVarsResolver(winningVars(b, def, dirs, extra), {
+      host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache, vault, hostvars, allowPipe,
+    }));
+  }
+  const hosts = new Map<string, InventoryHost>();
+  for (const name of b.hostOrder) {
+    const { vars, varSources } = resolvers.get(name)!.all();
+    hosts.set(name, { name, groups: hostGroupsInOrder(b, b.hosts.get(name)!), vars, varSources });
   }
 
   const hostOrder = [...b.hostOrder];

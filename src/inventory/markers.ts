@@ -25,6 +25,14 @@ export class VaultRef {
   constructor(readonly ciphertext: string, readonly loc: SourceLocation) {}
 }
 
+/**
+ * A variable whose template cannot be evaluated (an undefined name used, an unsupported construct): like Ansible,
+ * this fails where the variable is used — reading it (validation, connection settings) throws `error` — not at load.
+ */
+export class UnresolvedVar {
+  constructor(readonly error: InputError) {}
+}
+
 /** A string tagged `!unsafe`: never templated. */
 export class UnsafeText {
   constructor(readonly text: string) {}
