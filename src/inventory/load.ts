@@ -151,14 +151,10 @@ function assemble(
   b: InventoryBuilder, dirs: VarsDir[], extra: Map<string, VarEntry>, env: NodeJS.ProcessEnv,
   files: string[], hostFile: Map<string, string>, baseDir: string, vault: VaultKeyring | undefined,
 ): Inventory {
-  const order = new Map(b.hostOrder.map((h, i) => [h, i]));
-  const byOrder = (names: Iterable<string>) => [...names].sort((x, y) => order.get(x)! - order.get(y)!);
-
+  // Each group keeps its own host order, as Ansible's (groups['x'][0], run order, serial batches).
   const groups = new Map<string, InventoryGroup>();
   for (const g of b.groups.values()) {
-    const hosts = new Set<string>();
-    for (const d of b.descendants(g.name)) for (const h of b.groups.get(d)!.hosts) hosts.add(h);
-    groups.set(g.name, { name: g.name, children: [...g.children], hosts: byOrder(hosts) });
+    groups.set(g.name, { name: g.name, children: [...g.children], hosts: b.groupHosts(g.name), directHosts: g.name === 'all' ? [] : [...g.hosts] });
   }
   const allGroups = Object.fromEntries([...groups.values()].map((g) => [g.name, g.hosts]));
 
@@ -182,13 +178,16 @@ function assemble(
     hosts.set(name, { name, groups: hostGroupsInOrder(b, b.hosts.get(name)!), vars, varSources });
   }
 
-  const hostOrder = [...b.hostOrder];
+  // `all` in Ansible's order: ungrouped hosts first (its first child), then each group's in turn.
+  const hostOrder = groups.get('all')!.hosts;
+  const rawVars = new Map([...resolvers].map(([h, r]) => [h, r.entries]));
   return {
     files,
     baseDir,
     hosts,
     groups,
     hostOrder,
-    selectHosts: (pattern: string) => selectHosts(pattern, { groups, hostOrder }),
+    rawVars: (host: string) => rawVars.get(host) ?? new Map(),
+    selectHosts: (pattern: string, warn?: (message: string) => void) => selectHosts(pattern, { groups, hostOrder, ...(warn ? { warn } : {}) }),
   };
 }

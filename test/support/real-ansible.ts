@@ -44,3 +44,17 @@ export function ansibleTemplatedVars(inventories: string[], names: string[], ext
   }
   return result;
 }
+
+/**
+ * The hosts each pattern selects, in Ansible's order: one play per pattern printing `ansible_play_hosts_all`
+ * (`--list-hosts` of ansible-playbook prints them in set order, so it cannot be used to compare order).
+ */
+export function ansibleListHosts(inventories: string[], patterns: string[]): string[][] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'provision-real-ansible-'));
+  const playbook = path.join(dir, 'patterns.yml');
+  const task = { 'ansible.builtin.debug': { msg: '{{ ansible_play_hosts_all }}' }, run_once: true };
+  writeFileSync(playbook, JSON.stringify(patterns.map((p) => ({ hosts: p, gather_facts: false, tasks: [task] }))));
+  const out = execFileSync('ansible-playbook', [...inventories.flatMap((i) => ['-i', i]), playbook], { encoding: 'utf8', env: { ...ENV, ANSIBLE_STDOUT_CALLBACK: 'json' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const report = JSON.parse(out.slice(out.indexOf('{'))) as { plays: { tasks: { hosts: Record<string, { msg: string[] }> }[] }[] };
+  return report.plays.map((p) => Object.values(p.tasks[0]?.hosts ?? {})[0]?.msg ?? []);
+}
