@@ -8,6 +8,7 @@ const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   sandbox: async (args) => (await import('../commands/sandbox.js')).sandboxCommand(args),
   verify: async (args) => (await import('../commands/verify.js')).verifyCommand(args),
   demo: async (args) => (await import('../commands/demo.js')).demoCommand(args),
+  inventory: async (args) => (await import('../commands/inventory.js')).inventoryCommand(args),
 };
 
 export async function main(argv: string[]): Promise<number> {

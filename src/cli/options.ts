@@ -124,6 +124,7 @@ Usage:
   provision verify -i INVENTORY             end-to-end checks of a live cluster
   provision sandbox up N | down | status    local Debian 12 test hosts (root, Linux)
   provision demo [down]                     sandbox + full HA cluster + verify, in one command
+  provision inventory -i INV --list | --graph [GROUP] | --host H   what ansible-inventory prints
 
 Options:
   -i, --inventory FILE     Ansible inventory (YAML or INI); repeatable

@@ -13,6 +13,8 @@ export class LookupRef {
     readonly baseDir: string,
     readonly loc: SourceLocation,
     readonly fallback?: string,
+    /** What the inventory says, for `provision inventory --list`: the template text, or `{ from_env: X }`. */
+    readonly written?: unknown,
   ) {}
 
   describe(): string {
@@ -44,7 +46,7 @@ const LOOKUP =
 export function parseLookupString(value: string, baseDir: string, loc: SourceLocation): LookupRef | undefined {
   const m = LOOKUP.exec(value);
   if (!m) return undefined;
-  return new LookupRef(m[2] as 'env' | 'file', m[4], baseDir, loc, m[2] === 'env' && m[5] ? m[6] : undefined);
+  return new LookupRef(m[2] as 'env' | 'file', m[4], baseDir, loc, m[2] === 'env' && m[5] ? m[6] : undefined, value);
 }
 
 /** `{ from_env: NAME }` / `{ from_file: path }`: a mapping with exactly that one key and a string value. */
@@ -57,5 +59,5 @@ export function parseLookupMapping(value: Record<string, unknown>, baseDir: stri
   if (typeof arg !== 'string' || arg === '') {
     throw new InputError(`${key} needs a ${key === 'from_env' ? 'variable name' : 'file path'} (a non-empty string)`, loc.file, loc.line, loc.column);
   }
-  return new LookupRef(key === 'from_env' ? 'env' : 'file', arg, baseDir, loc);
+  return new LookupRef(key === 'from_env' ? 'env' : 'file', arg, baseDir, loc, undefined, { [key]: arg });
 }

@@ -46,7 +46,10 @@ export interface HostResolveContext {
 
 type Sensitivity = 'wrap' | 'register' | 'none';
 
-/** Errors of templates (undefined names used, unsupported constructs): reported where the variable is used, as in Ansible. Lookup, vault and cycle errors are reported at load. */
+/**
+ * Errors reported where the variable is used, as in Ansible: templates (undefined names used, unsupported constructs)
+ * and inline `!vault` values. Lookup, vault-file and cycle errors are reported at load.
+ */
 const LAZY = new WeakSet<InputError>();
 
 /**
@@ -116,7 +119,13 @@ export class HostVarsResolver {
     if (raw instanceof LookupRef) return lookup(raw, this.ctx);
     if (raw instanceof VaultRef) {
       const { file, line, column } = raw.loc;
-      return new Secret((this.ctx.vault ?? new VaultKeyring()).decrypt(raw.ciphertext, file, line, column, formatVarPath(at)), 'vault');
+      try {
+        return new Secret((this.ctx.vault ?? new VaultKeyring()).decrypt(raw.ciphertext, file, line, column, formatVarPath(at)), 'vault');
+      } catch (e) {
+        // Like Ansible, an inline vault value is decrypted when used: without (the right) password, only its users fail.
+        if (e instanceof InputError) LAZY.add(e);
+        throw e;
+      }
     }
     if (raw instanceof Secret) return raw;
     if (raw instanceof UnsafeText) return finish(raw.text, sens);

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { registerSecretValue } from '../secrets.js';
@@ -122,9 +123,15 @@ export class VaultKeyring {
 export function decryptFileText(text: string, file: string, vault: VaultKeyring | undefined): string {
   if (!isVaultText(text)) return text;
   const plain = (vault ?? new VaultKeyring()).decrypt(text, file);
+  DECRYPTED_FILES.add(path.resolve(file));
   for (const line of plain.split(/\r?\n/)) {
     const m = /^[^#;]*?[:=]\s*(.+?)\s*$/.exec(line);
-    if (m) registerSecretValue(m[1].replace(/^(["'])(.*)\1$/, '$2'));
+    const value = m?.[1]?.replace(/^(["'])(.*)\1$/, '$2');
+    // Numbers and booleans are not masked: "8883" would otherwise vanish from every line of output.
+    if (value && !/^(-?[\d.]+|true|false|yes|no|on|off|null|~|[[{|>].*)$/i.test(value)) registerSecretValue(value);
   }
   return plain;
 }
+
+/** Files that were vault-encrypted: `provision inventory --list` masks their values. */
+export const DECRYPTED_FILES = new Set<string>();

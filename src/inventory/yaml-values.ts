@@ -15,6 +15,8 @@ export interface YamlFile {
   baseDir: string;
   doc: Document.Parsed;
   lc: LineCounter;
+  /** Length of the text when it does not end with a line break (else undefined): see blockScalarAtEof. */
+  unterminatedLength?: number;
 }
 
 /** PyYAML (YAML 1.1, as Ansible reads it) booleans: yes/no/on/off/true/false, but not y/n. */
@@ -45,7 +47,7 @@ export function parseYamlFile(file: string, text: string, baseDir: string): Yaml
     const problem = err.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${message}`;
     throw new InputError(problem, file, pos?.line, pos?.col);
   }
-  return { file, baseDir, doc, lc };
+  return { file, baseDir, doc, lc, unterminatedLength: /\n$/.test(text) ? undefined : text.length };
 }
 
 export function posOf(y: YamlFile, node: Node | null | undefined, fallback?: SourceLocation): SourceLocation {
@@ -169,13 +171,22 @@ export function locatedValue(y: YamlFile, raw: unknown, fallback: SourceLocation
   return { value: null, node: { loc } };
 }
 
+/**
+ * A `|` or `>` block that ends the file without a final line break: PyYAML has no line break to keep, the yaml
+ * library adds one (seen in `ansible-inventory --list` output of a trailing `!vault |` value).
+ */
+function blockScalarAtEof(y: YamlFile, n: Scalar): boolean {
+  return (n.type === 'BLOCK_LITERAL' || n.type === 'BLOCK_FOLDED') && y.unterminatedLength !== undefined
+    && n.range?.[1] === y.unterminatedLength && typeof n.value === 'string' && n.value.endsWith('\n');
+}
+
 function scalarValue(y: YamlFile, n: Scalar, loc: SourceLocation): unknown {
+  const v = blockScalarAtEof(y, n) ? (n.value as string).slice(0, -1) : n.value;
   if (n.tag === '!vault') {
-    if (typeof n.value !== 'string' || !isVaultText(n.value)) fail('a !vault value must be the text ansible-vault encrypt_string printed ($ANSIBLE_VAULT;…)', loc);
-    return new VaultRef(n.value, loc);
+    if (typeof v !== 'string' || !isVaultText(v)) fail('a !vault value must be the text ansible-vault encrypt_string printed ($ANSIBLE_VAULT;…)', loc);
+    return new VaultRef(v, loc);
   }
-  if (n.tag === '!unsafe') return new UnsafeText(n.value === null ? '' : String(n.value));
-  const v = n.value;
+  if (n.tag === '!unsafe') return new UnsafeText(v === null ? '' : String(v));
   if (typeof v === 'string') return parseLookupString(v, y.baseDir, loc) ?? v;
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof Uint8Array || v instanceof Date) return n.source ?? String(v);

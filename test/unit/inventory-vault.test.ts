@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseExtraVars } from '../../src/cli/extra-vars.js';
 import { InputError, OptionsError } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';
+import { UnresolvedVar } from '../../src/inventory/markers.js';
 import { loadVaultKeyring } from '../../src/inventory/vault-secrets.js';
 import { VaultKeyring } from '../../src/inventory/vault.js';
 import { MASK, isSecret, redact } from '../../src/secrets.js';
@@ -143,7 +144,9 @@ describe('Ansible Vault: clear errors', () => {
     write(dir, { 'hosts.yml': `all:\n  hosts:\n    mq1:\n  vars:\n    ${inline.trim().split('\n').join('\n    ')}\n`, 'enc.yml': 'all:\n  hosts:\n    mq9:\n' });
     ansibleVault(['encrypt', '--vault-password-file', pw, 'enc.yml'], dir);
     const vault = await loadVaultKeyring({ passwordFiles: [bad], env: {} });
-    const e1 = await inputError(loadInventory([path.join(dir, 'hosts.yml')], { env: {}, vault }));
+    const inv = await loadInventory([path.join(dir, 'hosts.yml')], { env: {}, vault }); // fails where the value is used
+    const e1 = (inv.hosts.get('mq1')!.vars.db_password as UnresolvedVar).error;
+    expect(e1).toBeInstanceOf(InputError);
     expect(e1.message).toBe(`${path.join(dir, 'hosts.yml')}:5:25 db_password: this value is vault-encrypted and none of the vault passwords given decrypts it (wrong password? tried default@${bad})`);
     const e2 = await inputError(loadInventory([path.join(dir, 'enc.yml')], { env: {}, vault }));
     expect(e2.message).toBe(`${path.join(dir, 'enc.yml')}: this file is vault-encrypted and none of the vault passwords given decrypts it (wrong password? tried default@${bad})`);

@@ -423,7 +423,6 @@ const BAD: [string, number, number, string][] = [
   ['host-and-group.yml', 6, 5, "'mq1' is used as both a host and a group"],
   ['unexpected-group-key.yml', 4, 7, "unexpected key 'host' in group 'mqtt'"],
   ['bad-range.yml', 3, 5, "host range 'mq[01:5]' must use equal-length begin and end"],
-  ['vault-value.yml', 3, 25, 'this value is vault-encrypted but no vault password was given'],
   ['missing-env.yml', 7, 19, 'environment variable PROVISION_TEST_UNSET_VAR is not set'],
   ['missing-file.yml', 4, 28, "lookup('file', 'certs/does-not-exist.key'): no such file"],
   ['reference-cycle.yml', 4, 8, 'variable references form a cycle: a → b → a'],
@@ -448,6 +447,12 @@ describe('bad inventories', () => {
     expect(`${e.file}:${e.line}:${e.column}`).toBe(`${path.normalize(expectedFile)}:${line}:${column}`);
     expect(e.problem).toContain(fragment);
     expect(e.message.startsWith(`${path.normalize(expectedFile)}:${line}:${column}`)).toBe(true);
+  });
+
+  it('an inline !vault value without a password fails where it is used, naming file:line:column', async () => {
+    const inv = await loadInventory([`${FIX}/bad/vault-value.yml`], { env: {} });
+    const e = (inv.hosts.get('mq1')!.vars.db_password as UnresolvedVar).error;
+    expect(e.message).toMatch(/vault-value\.yml:3:25 db_password: this value is vault-encrypted but no vault password was given/);
   });
 
   it('names the variable path of errors inside values', async () => {
