@@ -1,5 +1,5 @@
 /** Every error provision raises on purpose. `exitKind` decides the process exit code (see cli/exit-codes.ts). */
-export type ExitKind = 'failed' | 'unreachable' | 'input' | 'options' | 'internal';
+export type ExitKind = 'failed' | 'unreachable' | 'input' | 'options' | 'locked' | 'internal';
 
 export class ProvisionError extends Error {
   readonly exitKind: ExitKind = 'internal';
@@ -51,6 +51,28 @@ export class UnreachableError extends ProvisionError {
 
 /** Unknown or changed SSH host key: refused, with the fingerprint and how to accept it. */
 export class HostKeyError extends UnreachableError {}
+
+/** Another run holds the inventory's run lock (and --wait-lock, if given, ran out). */
+export class RunLockedError extends ProvisionError {
+  override readonly exitKind = 'locked';
+  constructor(readonly lockFile: string, readonly holder: string, waitedSeconds?: number) {
+    super(
+      `${waitedSeconds === undefined ? 'another run holds' : `gave up after ${waitedSeconds} s waiting for`} the run lock ${lockFile}: ` +
+        `held by ${holder}\n  wait for it with --wait-lock[=SECONDS]; remove the file only if that process is gone`,
+    );
+  }
+}
+
+/**
+ * A failure on the controller that every host needing it shares (the exporter build, a package install): reported
+ * once as the controller's, each host's step only points at it.
+ */
+export class ControllerError extends ProvisionError {
+  override readonly exitKind = 'failed';
+  constructor(readonly what: string, cause: unknown) {
+    super(`controller: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
 
 /** A step failed on a host for a reason that is not a command exit code (health check, validation, …). */
 export class StepError extends ProvisionError {

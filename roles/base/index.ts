@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pick } from '../../src/cluster/variables.js';
 import { defineRole } from '../../src/engine/types.js';
 import { packageListsRefreshed, packages, systemUpgraded } from '../../src/operations/package.js';
 
@@ -8,11 +9,7 @@ const ROCKY_TOOLS = ['ca-certificates', 'openssl', 'iproute', 'procps-ng', 'poli
 export default defineRole({
   name: 'base',
   description: 'Package lists refreshed when stale, base tools, EPEL on Rocky; a full upgrade only when asked.',
-  vars: z.object({
-    base_packages: z.array(z.string()).default([]),
-    base_upgrade: z.boolean().default(false),
-    package_cache_valid_seconds: z.number().int().positive().default(3600),
-  }),
+  vars: z.object({ ...pick('base_packages', 'base_upgrade', 'package_cache_valid_seconds') }),
   phases: {
     build: (ctx) => {
       const rocky = ctx.facts.os.family === 'redhat';

@@ -16,7 +16,7 @@ import type { Transport } from '../../src/transport/types.js';
 import { StepError } from '../../src/errors.js';
 import { ControlClient, ControlConnectionLostError } from '../../src/mqtt/control-client.js';
 import { redact, type Secret } from '../../src/secrets.js';
-import { haControlAcls } from './vars.js';
+import { haControlAcls } from '../../src/cluster/cedalo.js';
 
 const DYNSEC = 'dynamic-security';
 

@@ -22,9 +22,9 @@ import { StepError } from '../../src/errors.js';
 import { waitUntil } from '../../src/health/broker-health.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
 import { redact, type Secret } from '../../src/secrets.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { cedaloVars, syncModeFor } from './vars.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { syncModeFor } from '../../src/cluster/cedalo.js';
+import { brokerVars, cedaloVars } from '../../src/cluster/variables.js';
 import { aclBarrier, type AclEntry } from './acl.js';
 
 /** What the cluster step needs to know of one broker of the inventory. */

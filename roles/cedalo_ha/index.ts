@@ -23,12 +23,12 @@ import { z } from 'zod';
 import { defineRole, type RoleContext, type Step } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
 import { copy, directory, file } from '../../src/operations/file.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { resolveLocal } from '../exporter/binary.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
+import { brokerVars, cedaloVars } from '../../src/cluster/variables.js';
+import { resolveLocal } from '../../src/cluster/exporter-binary.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
 import { aclStep } from './acl.js';
 import { absentGuardStep, membershipStep } from './cluster.js';
-import { CEDALO_PATHS, cedaloVars } from './vars.js';
+import { CEDALO_PATHS } from '../../src/cluster/cedalo.js';
 
 const vars = z.object({ ...brokerVars, ...cedaloVars });
 type Vars = z.output<typeof vars>;

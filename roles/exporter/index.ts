@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
@@ -9,10 +10,11 @@ import { copy, directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
 import { user } from '../../src/operations/user.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { exporterEndpoint } from '../observability/scrape-config.js';
-import { controllerBuild, resolveLocal } from './binary.js';
+import { shq } from '../../src/transport/shell-quote.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { brokerVars, pick } from '../../src/cluster/variables.js';
+import { exporterEndpoint } from '../../src/cluster/endpoints.js';
+import { controllerBuild, resolveLocal } from '../../src/cluster/exporter-binary.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
 const BINARY = '/usr/local/bin/mosquitto_exporter';
@@ -27,19 +29,26 @@ if [ "$started" -gt 0 ] && [ -n "$newest" ] && [ "$newest" -le "$started" ]; the
   parse: (out) => (out.trim() === 'stopped' ? 'stopped' : out.trim() === 'current' ? 'current' : 'stale'),
 };
 const HOST_BUILD_DIR = '/var/cache/provision/exporter-build';
+const HOST_BUILD_REF = '/usr/local/lib/provision/exporter.ref';
+
+/**
+ * exporter_source: host-build. The build (fetched sources, go build) runs as the unprivileged build user in a
+ * build dir it owns; only the final install of the finished binary runs as root. The build script runs as its
+ * own `sh -c` so its multi-line text never meets the shell syntax around it; its last stdout line is the binary.
+ */
+export function hostBuildScript(o: { repoUrl: string; ref: string; version: string; buildUser: string }): string {
+  const build = exporterBuildScriptForHost({ repoUrl: o.repoUrl, ref: o.ref, version: o.version, workDir: HOST_BUILD_DIR, buildUser: o.buildUser });
+  return `set -e
+out=$(sh -c ${shq(build)})
+bin=$(printf '%s\\n' "$out" | tail -n 1)
+case "$bin" in ${HOST_BUILD_DIR}/bin/*) ;; *) echo "exporter build printed no binary path" >&2; exit 1;; esac
+install -o root -g root -m 0755 "$bin" ${BINARY}
+mkdir -p ${dirname(HOST_BUILD_REF)}
+printf '%s' ${shq(o.ref)} > ${HOST_BUILD_REF}`;
+}
 const GO_PACKAGES = ['golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev', 'git'];
 
-const vars = z.object({
-  ...brokerVars,
-  exporter_source: z.enum(['controller-build', 'binary', 'host-build']).default('controller-build'),
-  exporter_repo_url: z.string().min(1).default('https://github.com/sapcc/mosquitto-exporter.git'),
-  exporter_ref: z.string().min(1).default('v0.8.0'),
-  exporter_version: z.string().min(1).default('0.8.0'),
-  exporter_binary: z.string().min(1).optional(),
-  exporter_build_cache: z.string().min(1).optional(),
-  exporter_bind_address: z.string().min(1).optional(),
-  exporter_system_user: z.string().min(1).default('exporter'),
-});
+const vars = z.object({ ...brokerVars, ...pick('exporter_source', 'exporter_repo_url', 'exporter_ref', 'exporter_version', 'exporter_binary', 'exporter_build_cache', 'exporter_bind_address', 'exporter_system_user', 'exporter_build_user') });
 
 export default defineRole({
   name: 'exporter',
@@ -53,11 +62,13 @@ export default defineRole({
         if (ctx.facts.os.family !== 'debian')
           throw new StepError(`exporter_source: host-build uses Debian's Go packages and works on Debian hosts only; on ${ctx.facts.os.pretty} use controller-build (the default) or binary`);
         steps.push(
+          user({ name: v.exporter_build_user, system: true, shell: '/usr/sbin/nologin', home: HOST_BUILD_DIR, createHome: false }),
           packages({ name: 'Go toolchain for the exporter build', names: GO_PACKAGES }),
           command({
-            name: `build the exporter on the host at ${v.exporter_ref}`,
-            unless: `test -x ${BINARY} && test "$(cat /usr/local/lib/provision/exporter.ref 2>/dev/null)" = ${JSON.stringify(v.exporter_ref)}`,
-            script: `set -e; bin=$(${exporterBuildScriptForHost({ repoUrl: v.exporter_repo_url, ref: v.exporter_ref, version: v.exporter_version, workDir: HOST_BUILD_DIR }).replace(/\n/g, '\n')} | tail -n 1); install -m 0755 "$bin" ${BINARY}; mkdir -p /usr/local/lib/provision; printf '%s' ${JSON.stringify(v.exporter_ref)} > /usr/local/lib/provision/exporter.ref`,
+            name: `build the exporter on the host at ${v.exporter_ref} (as ${v.exporter_build_user})`,
+            unless: `test -x ${BINARY} && test "$(cat ${HOST_BUILD_REF} 2>/dev/null)" = ${shq(v.exporter_ref)}`,
+            script: hostBuildScript({ repoUrl: v.exporter_repo_url, ref: v.exporter_ref, version: v.exporter_version, buildUser: v.exporter_build_user }),
+            timeoutMs: 30 * 60_000,
             notify: ['restart exporter'],
           }),
         );
@@ -79,7 +90,8 @@ export default defineRole({
       const unit = { binary: BINARY, envFile: ENV_FILE, user: v.exporter_system_user };
       return [
         directory({ path: '/etc/mosquitto-exporter', owner: 'root', group: 'root', mode: '0755' }),
-        file({ name: 'exporter credentials (environment file)', path: ENV_FILE, content: env, owner: 'root', group: 'root', mode: '0600', sensitive: true, notify: ['restart exporter'] }),
+        // backup: it names the broker's local port, so a broker restart that is rolled back restores it too.
+        file({ name: 'exporter credentials (environment file)', path: ENV_FILE, content: env, owner: 'root', group: 'root', mode: '0600', sensitive: true, backup: true, notify: ['restart exporter'] }),
         ctx.facts.init === 'systemd'
           ? systemdUnit({ name: 'mosquitto-exporter.service', content: renderExporterUnit(unit), notify: ['restart exporter'] })
           : file({ name: 'exporter init script', path: '/etc/init.d/mosquitto-exporter', content: renderSysvScript(unit), owner: 'root', group: 'root', mode: '0755', notify: ['restart exporter'] }),

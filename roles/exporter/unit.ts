@@ -1,3 +1,6 @@
+import { StepError } from '../../src/errors.js';
+import { hasControlChars } from '../../src/inventory/schema.js';
+
 /** The exporter's systemd unit: credentials from a 0600 environment file, never the command line. */
 export function renderExporterUnit(o: { binary: string; envFile: string; user: string }): string {
   return `# Managed by provision.
@@ -29,7 +32,10 @@ WantedBy=multi-user.target
 `;
 }
 
+/** The environment file is line-oriented without escapes: a value with a control character is refused (validation refuses it first). */
 export function renderExporterEnv(o: { endpoint: string; bind: string; user: string; password: string; clientId: string }): string {
+  for (const [key, value] of Object.entries(o))
+    if (hasControlChars(value)) throw new StepError(`refusing to write the exporter's environment file: ${key} contains a control character`);
   return [`BROKER_ENDPOINT=${o.endpoint}`, `BIND_ADDRESS=${o.bind}`, `MQTT_USER=${o.user}`, `MQTT_PASS=${o.password}`, `MQTT_CLIENT_ID=${o.clientId}`, ''].join('\n');
 }
 

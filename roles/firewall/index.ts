@@ -1,21 +1,12 @@
 import { z } from 'zod';
 import { defineRole, type HostContext } from '../../src/engine/types.js';
-import { zCidr, zPort } from '../../src/inventory/schema.js';
 import { firewall, type FirewallBackend } from '../../src/operations/firewall.js';
 import { packages } from '../../src/operations/package.js';
 import { service } from '../../src/operations/service.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../haproxy/topology.js';
+import { brokerVars, pick } from '../../src/cluster/variables.js';
+import { hostCidrs, isLoadBalancer, loadBalancerHosts } from '../../src/cluster/topology.js';
 
-const vars = z.object({
-  ...brokerVars,
-  firewall_backend: z.enum(['auto', 'nftables', 'ufw', 'firewalld']).default('auto'),
-  cluster_vip: z.string().min(1).optional(),
-  cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
-  cedalo_ha_port: zPort.default(7000),
-  prometheus_cidr: z.array(zCidr).default([]),
-  firewall_extra_ports: z.array(z.object({ port: zPort, proto: z.enum(['tcp', 'udp']).default('tcp'), sources: z.array(zCidr).default([]) }).strict()).default([]),
-});
+const vars = z.object({ ...brokerVars, ...pick('firewall_backend', 'cluster_vip', 'cluster_backend', 'cedalo_ha_port', 'prometheus_cidr', 'firewall_extra_ports') });
 
 export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend): FirewallBackend {
   if (wanted !== 'auto') return wanted;
@@ -24,12 +15,22 @@ export function chosenBackend(ctx: HostContext, wanted: 'auto' | FirewallBackend
 
 const PACKAGE: Record<FirewallBackend, string> = { nftables: 'nftables', ufw: 'ufw', firewalld: 'firewalld' };
 
+/**
+ * Our nftables file needs no /etc/protocols or /etc/services, but firewalld resolves every protocol it is
+ * given ("tcp" in 8883/tcp too) with getprotobyname(): on a Debian host installed without netbase (minbase,
+ * slim images) it does not even load its stock configuration ("INVALID_PROTOCOL: esp"). netbase (two small
+ * files) comes with it; ufw pulls it in through iptables anyway. On Rocky /etc/protocols belongs to `setup`, which every system has.
+ */
+function backendPackages(ctx: HostContext, backend: FirewallBackend): string[] {
+  return backend === 'firewalld' && ctx.facts.os.family === 'debian' ? [PACKAGE[backend], 'netbase'] : [PACKAGE[backend]];
+}
+
 export default defineRole({
   name: 'firewall',
   description: 'Inbound: the SSH port of this run, 8883, 9234 (optionally only from Prometheus), the LB listener from load balancers only; everything else dropped.',
   vars,
   phases: {
-    build: (ctx) => [packages({ name: 'firewall tooling', names: [PACKAGE[chosenBackend(ctx, ctx.vars.firewall_backend)]] })],
+    build: (ctx) => [packages({ name: 'firewall tooling', names: backendPackages(ctx, chosenBackend(ctx, ctx.vars.firewall_backend)) })],
     configure: (ctx) => {
       const v = ctx.vars;
       const backend = chosenBackend(ctx, v.firewall_backend);

@@ -2,28 +2,17 @@ import { z } from 'zod';
 import { defineRole, type Step } from '../../src/engine/types.js';
 import { renderHaproxyConfig } from '../../src/haproxy/config.js';
 import { renderKeepalivedConfig } from '../../src/keepalived/config.js';
-import { zSecret } from '../../src/inventory/schema.js';
 import { command } from '../../src/operations/command.js';
 import { directory, file } from '../../src/operations/file.js';
 import { packages } from '../../src/operations/package.js';
 import { selinuxPort } from '../../src/operations/selinux.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { certificateFor } from '../pki/material.js';
-import { tlsVars } from '../pki/vars.js';
-import { activeBrokers, addressOf, loadBalancerHosts } from './topology.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { brokerVars, pick, tlsVars } from '../../src/cluster/variables.js';
+import { certificateFor } from '../../src/cluster/certificate.js';
+import { activeBrokers, addressOf, loadBalancerHosts } from '../../src/cluster/topology.js';
 
-const vars = z.object({
-  ...brokerVars,
-  ...tlsVars,
-  cluster_mode: z.enum(['active-active', 'active-passive']).default('active-passive'),
-  cluster_backend: z.enum(['open-source', 'cedalo']).default('open-source'),
-  max_keepalive: z.number().int().min(5).max(65535).default(60),
-  keepalived_router_id: z.number().int().min(1).max(255).default(51),
-  keepalived_interface: z.string().min(1).default('eth0'),
-  keepalived_password: zSecret.refine((p) => p.reveal().length <= 8, 'VRRP passwords are at most 8 characters').optional(),
-});
+const vars = z.object({ ...brokerVars, ...tlsVars, ...pick('cluster_mode', 'cluster_backend', 'max_keepalive', 'keepalived_router_id', 'keepalived_interface', 'keepalived_password') });
 
 const CFG = '/etc/haproxy/haproxy.cfg';
 const PEM = '/etc/haproxy/certs/mqtt.pem';

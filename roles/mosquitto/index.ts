@@ -1,13 +1,12 @@
 import { z } from 'zod';
+import { pick } from '../../src/cluster/variables.js';
 import { defineRole } from '../../src/engine/types.js';
 import { packages } from '../../src/operations/package.js';
 
 export default defineRole({
   name: 'mosquitto',
   description: 'Mosquitto broker and clients from Debian or EPEL, optionally pinned to a version.',
-  vars: z.object({
-    mosquitto_version: z.string().min(1).optional(),
-  }),
+  vars: z.object({ ...pick('mosquitto_version') }),
   phases: {
     build: (ctx) => {
       const names = ['mosquitto', 'mosquitto-clients'];

@@ -1,36 +1,18 @@
 import { z } from 'zod';
-import { mqttDefaultAclAccessSchema, mqttGroupsSchema, mqttRolesSchema, mqttUsersSchema } from '../../src/dynsec/index.js';
 import { defineRole, type HostContext, type Step } from '../../src/engine/types.js';
 import { command } from '../../src/operations/command.js';
 import { directory, file } from '../../src/operations/file.js';
 import { shq } from '../../src/transport/shell-quote.js';
-import { certificateFor } from '../pki/material.js';
-import { tlsVars } from '../pki/vars.js';
-import { cedaloBrokerVars } from '../cedalo_ha/vars.js';
-import { systemCredentials } from './credentials.js';
+import { certificateFor } from '../../src/cluster/certificate.js';
+import { brokerVars, cedaloBrokerVars, pick, tlsVars } from '../../src/cluster/variables.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
 import { passwordFileSteps } from './password-file.js';
 import { restartWithRollback, revertConfig } from './restart.js';
 import { renderMosquittoConf } from './template.js';
-import { loadBalancerHosts } from '../haproxy/topology.js';
-import { BROKER_PATHS, brokerVars, dynsecPluginPath } from './vars.js';
+import { loadBalancerHosts } from '../../src/cluster/topology.js';
+import { BROKER_PATHS, dynsecPluginPath } from '../../src/cluster/broker.js';
 
-const vars = z.object({
-  ...brokerVars,
-  ...tlsVars,
-  ...cedaloBrokerVars,
-  max_keepalive: z.number().int().min(5).max(65535).default(60),
-  max_packet_size: z.number().int().min(1024).max(268435455).default(1048576),
-  max_queued_messages: z.number().int().min(0).default(1000),
-  set_tcp_nodelay: z.boolean().default(true),
-  sys_interval: z.number().int().min(1).max(3600).default(10),
-  persistence: z.boolean().default(true),
-  autosave_interval: z.number().int().min(1).default(60),
-  mosquitto_extra_config: z.array(z.string()).default([]),
-  mqtt_users: mqttUsersSchema.default([]),
-  mqtt_roles: mqttRolesSchema.default([]),
-  mqtt_groups: mqttGroupsSchema.default([]),
-  mqtt_default_acl_access: mqttDefaultAclAccessSchema.optional(),
-});
+const vars = z.object({ ...brokerVars, ...tlsVars, ...cedaloBrokerVars, ...pick('max_keepalive', 'max_packet_size', 'max_queued_messages', 'set_tcp_nodelay', 'sys_interval', 'persistence', 'autosave_interval', 'mosquitto_extra_config', 'mqtt_users', 'mqtt_roles', 'mqtt_groups', 'mqtt_default_acl_access') });
 
 export default defineRole({
   name: 'mosquitto_config',

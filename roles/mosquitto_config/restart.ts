@@ -1,12 +1,10 @@
 import { StepError } from '../../src/errors.js';
 import type { HostContext, Step } from '../../src/engine/types.js';
 import { plainLoginCheck, tlsLoginCheck, waitUntil, type BrokerLogin } from '../../src/health/broker-health.js';
-import { BROKER_PATHS } from './vars.js';
-import { loadBalancerHosts } from '../haproxy/topology.js';
+import { loadBalancerHosts } from '../../src/cluster/topology.js';
 import { HAPROXY_BACKEND_NAME } from '../../src/haproxy/config.js';
 import { backendServerStatus } from '../../src/haproxy/stats.js';
-
-import { DEFAULT_BACKUP_SUFFIX as BACKUP_SUFFIX } from '../../src/operations/file.js';
+import { acceptWritten, restoreWritten, writtenThisRun } from '../../src/engine/backups.js';
 
 async function restartService(ctx: HostContext): Promise<void> {
   const cmd = ctx.facts.init === 'systemd' ? 'systemctl restart mosquitto' : '/etc/init.d/mosquitto restart';
@@ -22,25 +20,30 @@ async function brokerLog(ctx: HostContext, since: string): Promise<string> {
   return (await ctx.transport.script(cmd)).stdout.trim() || '(the broker logged no error)';
 }
 
-/** Put the previous configuration back on a host whose restart was skipped because the rollout stopped. */
+/**
+ * For a host whose restart was skipped because the rollout stopped: every file this run wrote for the change
+ * (mosquitto.conf, the ACL file, the exporter's environment file, …) goes back to what it was before the run,
+ * so the host neither runs nor later picks up a change that already failed elsewhere.
+ */
 export function revertConfig(): Step {
   return {
-    name: 'restore the previous mosquitto.conf (rollout stopped)',
-    plan: () => ({
-      changes: [
-        {
-          summary: 'restore mosquitto.conf from before this run',
-          // cp -p kept the old mtime, so the running broker is not seen as stale afterwards.
-          actions: [
-            {
-              script: `cd ${BROKER_PATHS.confDir} || exit 1
-started=$(date -d "$(systemctl show mosquitto -p ActiveEnterTimestamp --value)" +%s 2>/dev/null || echo 0)
-if [ -f mosquitto.conf${BACKUP_SUFFIX} ] && [ "$(stat -c %Y mosquitto.conf)" -gt "$started" ]; then mv -f mosquitto.conf${BACKUP_SUFFIX} mosquitto.conf; fi`,
+    name: 'restore the files this run changed (rollout stopped)',
+    plan: (ctx) => {
+      const written = writtenThisRun(ctx);
+      if (written.length === 0) return { changes: [], message: 'this run wrote no file to restore' };
+      return {
+        changes: [
+          {
+            summary: `restore ${written.map((w) => w.path).join(', ')} from before this run`,
+            apply: async (c) => {
+              const r = await restoreWritten(c);
+              if (!r.ok) throw new StepError(`restoring the files from before this run failed: ${r.lines.join('; ')}`);
+              return r.lines.join('; ');
             },
-          ],
-        },
-      ],
-    }),
+          },
+        ],
+      };
+    },
   };
 }
 
@@ -85,21 +88,21 @@ export function restartWithRollback(o: { tlsPort: number; ca: () => Promise<stri
               await waitUntil(check, o.healthTimeoutMs ?? 15_000);
             } catch (err) {
               const log = await brokerLog(ctx, since);
-              const restored = await ctx.transport.script(
-                `set -e; cd ${BROKER_PATHS.confDir}; test -f mosquitto.conf${BACKUP_SUFFIX}; cp -p mosquitto.conf mosquitto.conf.failed; mv -f mosquitto.conf${BACKUP_SUFFIX} mosquitto.conf`,
-              );
-              let after = 'no previous configuration to restore';
-              if (restored.code === 0) {
+              // Every file written for this change goes back, not only mosquitto.conf (src/engine/backups.ts).
+              const restored = await restoreWritten(ctx);
+              let after = 'no previous configuration to restore (this run replaced no file)';
+              if (restored.lines.length) {
                 await restartService(ctx);
+                const what = `${restored.ok ? '' : 'restore incomplete: '}${restored.lines.join(', ')}`;
                 after = await waitUntil(check, o.healthTimeoutMs ?? 15_000).then(
-                  () => 'previous configuration restored, broker serving again (failed one kept as mosquitto.conf.failed)',
-                  (e: Error) => `previous configuration restored but the broker is still unhealthy: ${e.message}`,
+                  () => `previous configuration restored (${what}), broker serving again (failed mosquitto.conf kept as mosquitto.conf.failed)`,
+                  (e: Error) => `previous configuration restored (${what}) but the broker is still unhealthy: ${e.message}`,
                 );
               }
               throw new StepError(`mosquitto did not come back healthy (${(err as Error).message}); ${after}. Broker log:\n${log}`);
             }
             // The new configuration serves: its backup must never be mistaken for "the previous one" later.
-            await ctx.transport.script(`rm -f ${BROKER_PATHS.conf}${BACKUP_SUFFIX}`);
+            await acceptWritten(ctx);
             await waitForLoadBalancers(ctx);
           },
         },

@@ -1,3 +1,5 @@
+import { mosquittoTlsLines } from '../../src/tls/policy.js';
+
 export interface MosquittoConfInput {
   pluginPath?: string;
   passwordFile?: string;
@@ -72,7 +74,8 @@ export function renderMosquittoConf(i: MosquittoConfInput): string {
     `cafile ${i.certDir}/ca.crt`,
     `certfile ${i.certDir}/server.crt`,
     `keyfile ${i.certDir}/server.key`,
-    'tls_version tlsv1.2',
+    // The one TLS policy (src/tls/policy.ts), the same as HAProxy's: TLS 1.2+, AEAD ciphers only.
+    ...mosquittoTlsLines(),
   ];
   if (i.lb) lines.push('', '# Load balancers only (TLS ends at HAProxy; the firewall admits the load balancers alone).', `listener ${i.lb.port} ${i.lb.address}`);
   lines.push(...cedaloAdminListener(i.cedalo));

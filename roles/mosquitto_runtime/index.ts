@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
 import { service } from '../../src/operations/service.js';
-import { BROKER_PATHS, brokerVars } from '../mosquitto_config/vars.js';
-import { tlsVars } from '../pki/vars.js';
+import { BROKER_PATHS } from '../../src/cluster/broker.js';
+import { brokerVars, tlsVars } from '../../src/cluster/variables.js';
 
 /** Was mosquitto started before its configuration or certificates last changed? (An interrupted rollout leaves that.) */
 const staleBroker: FactQuery<boolean> = {

@@ -1,6 +1,6 @@
 import type { HostContext } from '../../src/engine/types.js';
 import { desiredAuthFromInventory, type DesiredAuth } from '../../src/dynsec/index.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
 
 export const EXPORTER_ROLE = 'provision-exporter';
 export const VERIFY_ROLE = 'provision-verify';

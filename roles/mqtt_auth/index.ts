@@ -1,18 +1,12 @@
 import { z } from 'zod';
-import { planDynsec, readDynsecState, reconcileDynsec, mqttDefaultAclAccessSchema, mqttGroupsSchema, mqttRolesSchema, mqttUsersSchema } from '../../src/dynsec/index.js';
+import { planDynsec, readDynsecState, reconcileDynsec } from '../../src/dynsec/index.js';
 import { defineRole, type RoleContext, type Step } from '../../src/engine/types.js';
 import { ControlClient } from '../../src/mqtt/control-client.js';
-import { systemCredentials } from '../mosquitto_config/credentials.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
+import { systemCredentials } from '../../src/cluster/credentials.js';
+import { brokerVars, pick } from '../../src/cluster/variables.js';
 import { desiredAuth } from './desired.js';
 
-const vars = z.object({
-  ...brokerVars,
-  mqtt_users: mqttUsersSchema.default([]),
-  mqtt_roles: mqttRolesSchema.default([]),
-  mqtt_groups: mqttGroupsSchema.default([]),
-  mqtt_default_acl_access: mqttDefaultAclAccessSchema.optional(),
-});
+const vars = z.object({ ...brokerVars, ...pick('mqtt_users', 'mqtt_roles', 'mqtt_groups', 'mqtt_default_acl_access') });
 type Vars = z.output<typeof vars>;
 
 /**

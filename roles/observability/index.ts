@@ -5,16 +5,13 @@ import { z } from 'zod';
 import { defineRole, type Step } from '../../src/engine/types.js';
 import { StepError } from '../../src/errors.js';
 import { unifiedDiff } from '../../src/operations/diff.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
+import { pick } from '../../src/cluster/variables.js';
 import { renderScrapeConfig, scrapeConfigPath, scrapeTargets } from './scrape-config.js';
 
 const vars = z.object({
-  /** Where the scrape config goes: relative to the inventory directory, or absolute. Default `prometheus`. */
-  prometheus_scrape_config_dir: z.string().min(1).optional(),
-  // Read per target host from the inventory (see scrape-config.ts); declared here so they are validated and documented.
-  exporter_port: brokerVars.exporter_port,
-  exporter_bind_address: z.string().min(1).optional(),
-  haproxy_metrics_port: brokerVars.haproxy_metrics_port,
+  ...pick('prometheus_scrape_config_dir'),
+  // Read per target host from the inventory (see src/cluster/endpoints.ts); declared here so they are validated and documented.
+  ...pick('exporter_port', 'exporter_bind_address', 'haproxy_metrics_port'),
 });
 
 export const SCRAPE_STEP_NAME = 'Prometheus scrape config (controller)';

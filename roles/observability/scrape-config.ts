@@ -1,11 +1,8 @@
 import { isAbsent } from '../../src/engine/runner.js';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { z } from 'zod';
 import type { HostContext } from '../../src/engine/types.js';
-import { StepError } from '../../src/errors.js';
-import { brokerVars } from '../mosquitto_config/vars.js';
-import { activeBrokers, addressOf } from '../haproxy/topology.js';
+import { activeBrokers, addressOf } from '../../src/cluster/topology.js';
+import { endpointVarsOf, exporterEndpoint, hostPort, type EndpointVars } from '../../src/cluster/endpoints.js';
 
 /** One Prometheus target: `<address>:<port>`, labelled with the inventory name of the host it runs on. */
 export interface ScrapeTarget {
@@ -23,33 +20,6 @@ export interface ScrapeTargets {
 export const SCRAPE_CONFIG_FILE = 'provision.yml';
 export const DEFAULT_SCRAPE_CONFIG_DIR = 'prometheus';
 
-/** The variables of another host that decide where its metrics are served (same definitions as the roles that serve them). */
-const endpointVars = z.object({
-  exporter_port: brokerVars.exporter_port,
-  exporter_bind_address: z.string().min(1).optional(),
-  haproxy_metrics_port: brokerVars.haproxy_metrics_port,
-});
-type EndpointVars = z.output<typeof endpointVars>;
-
-function endpointVarsOf(ctx: HostContext, host: string): EndpointVars {
-  const raw = ctx.play.inventory.hosts.get(host)?.vars ?? {};
-  const input: Record<string, unknown> = {};
-  for (const k of Object.keys(endpointVars.shape)) if (Object.prototype.hasOwnProperty.call(raw, k)) input[k] = raw[k];
-  const r = endpointVars.safeParse(input);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new StepError(`host ${host}: ${issue.path.join('.') || 'variables'}: ${issue.message} (needed for its Prometheus scrape target)`);
-  }
-  return r.data;
-}
-
-/** `host:port`, with IPv6 addresses in brackets as Prometheus expects. */
-export function hostPort(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '*']);
-
 /**
  * Where a broker's exporter is scraped. `exporter_bind_address` (`address:port`) wins when set: its port always,
  * its address unless it is a wildcard (then the broker's own address, as for the default bind).
@@ -57,16 +27,6 @@ const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '*']);
 function exporterTarget(address: string, v: EndpointVars): string {
   const e = exporterEndpoint(address, v);
   return hostPort(e.address, e.port);
-}
-
-/** The address and port the exporter answers on, as reachable from outside (a wildcard bind → the host's address). */
-export function exporterEndpoint(address: string, v: EndpointVars): { address: string; port: number } {
-  const bind = v.exporter_bind_address;
-  if (!bind) return { address, port: v.exporter_port };
-  const m = /^(?:\[([^\]]*)\]|(.*)):(\d+)$/.exec(bind);
-  if (!m) return { address: WILDCARDS.has(bind) ? address : bind, port: v.exporter_port };
-  const bindHost = m[1] ?? m[2] ?? '';
-  return { address: WILDCARDS.has(bindHost) ? address : bindHost, port: Number(m[3]) };
 }
 
 /**

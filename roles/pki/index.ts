@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { defineRole, type Step } from '../../src/engine/types.js';
 import { directory, file } from '../../src/operations/file.js';
-import { BROKER_PATHS } from '../mosquitto_config/vars.js';
-import { certificateFor, pkiDir } from './material.js';
-import { tlsVars } from './vars.js';
+import { BROKER_PATHS } from '../../src/cluster/broker.js';
+import { certificateFor, pkiDir } from '../../src/cluster/certificate.js';
+import { tlsVars } from '../../src/cluster/variables.js';
 
 /** Controller-side CA and per-broker certificates; only the certificate and the broker's own key reach the host. */
 export default defineRole({

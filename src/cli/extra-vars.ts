@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse, type ScalarTag } from 'yaml';
-import { OptionsError } from '../errors.js';
+import { InputError, OptionsError } from '../errors.js';
 import { Secret } from '../secrets.js';
 import { decryptFileText, VaultKeyring } from '../inventory/vault.js';
+import { YAML_LIMITS, checkFileSize } from '../inventory/yaml-values.js';
 
 /** `-e k=v k2=v2`, `-e '{"k": 1}'` or `-e @vars.yaml`, merged left to right like ansible-playbook. */
 export function parseExtraVars(items: string[], vault: VaultKeyring = new VaultKeyring()): Record<string, unknown> {
@@ -13,22 +14,36 @@ export function parseExtraVars(items: string[], vault: VaultKeyring = new VaultK
       let parsed: unknown;
       const file = text.slice(1);
       try {
+        checkFileSize(file, statSync(file).size, 'the --extra-vars file');
         // A whole vault-encrypted file, or `!vault |` values in it (decrypted to Secrets).
         const vaultTag: ScalarTag = { tag: '!vault', resolve: (s: string) => new Secret(vault.decrypt(s, file), 'vault') as unknown as string };
-        parsed = parse(decryptFileText(readFileSync(file, 'utf8'), file, vault), { customTags: [vaultTag] });
+        // maxAliasCount: the yaml package's own alias-bomb guard (its default, stated here because we rely on it).
+        parsed = parse(decryptFileText(readFileSync(file, 'utf8'), file, vault), { customTags: [vaultTag], maxAliasCount: 100 });
       } catch (err) {
-        if ((err as { exitKind?: string }).exitKind === 'input') throw err;
-        throw new OptionsError(`--extra-vars ${text}: ${(err as Error).message}`);
+        if (err instanceof InputError || (err as { exitKind?: string }).exitKind === 'input') throw err;
+        const deep = err instanceof RangeError || /Maximum call stack/.test((err as Error).message);
+        const bomb = /Excessive alias count/.test((err as Error).message);
+        const why = deep
+          ? `nested too deeply (values may nest at most ${YAML_LIMITS.depth} levels)`
+          : bomb
+            ? 'YAML aliases expand too much (an alias bomb?; the yaml maxAliasCount limit is 100)'
+            : (err as Error).message;
+        throw new OptionsError(`--extra-vars ${text}: ${why}`);
       }
+      checkDepth(parsed, `--extra-vars ${text}`);
       if (parsed === null || parsed === undefined) continue;
       if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new OptionsError(`--extra-vars ${text}: the file must hold a mapping of variable names to values`);
       Object.assign(out, parsed);
     } else if (text.startsWith('{')) {
+      let parsed: unknown;
       try {
-        Object.assign(out, JSON.parse(text));
+        parsed = JSON.parse(text);
       } catch (err) {
         throw new OptionsError(`--extra-vars: invalid JSON: ${(err as Error).message}`);
       }
+      checkDepth(parsed, '--extra-vars');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new OptionsError('--extra-vars: the JSON must be an object of variable names to values');
+      Object.assign(out, parsed);
     } else {
       for (const word of text.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? []) {
         const m = word.match(/^([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|'([^']*)'|(.*))$/);
@@ -38,6 +53,16 @@ export function parseExtraVars(items: string[], vault: VaultKeyring = new VaultK
     }
   }
   return out;
+}
+
+/** Later stages (variable resolution) recurse per level: refuse what is deeper than inventory values may be. Iterative. */
+function checkDepth(value: unknown, what: string): void {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > YAML_LIMITS.depth) throw new OptionsError(`${what}: nested too deeply (values may nest at most ${YAML_LIMITS.depth} levels)`);
+    if (v && typeof v === 'object') for (const k of Object.values(v)) stack.push([k, d + 1]);
+  }
 }
 
 function coerce(v: string): unknown {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { OptionsError } from '../errors.js';
 import { isPhase, PHASES, type Phase } from '../engine/phase.js';
+import { DEFAULT_LOCK_WAIT_SECONDS } from '../controller/run-lock.js';
 
 export interface RunCliOptions {
   inventories: string[];
@@ -22,6 +23,8 @@ export interface RunCliOptions {
   plain: boolean;
   /** Ansible Vault passwords: `--vault-password-file`, `--ask-vault-pass`, `--vault-id label@source`. */
   vault?: VaultCliOptions;
+  /** Seconds to wait for another run's lock on the inventory (0: fail at once, exit 5). */
+  waitLockSeconds?: number;
 }
 
 export interface VaultCliOptions {
@@ -71,6 +74,7 @@ export const RUN_OPTIONS = {
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   plain: { type: 'boolean' },
   ...VAULT_OPTIONS,
+  'wait-lock': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -81,7 +85,7 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
   let values: ReturnType<typeof parseArgs<{ options: typeof RUN_OPTIONS; args: string[]; allowPositionals: true }>>['values'];
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options: RUN_OPTIONS, allowPositionals: true, strict: true }));
+    ({ values, positionals } = parseArgs({ args: withWaitLockDefault(argv), options: RUN_OPTIONS, allowPositionals: true, strict: true }));
   } catch (err) {
     throw new OptionsError(`${(err as Error).message} (see provision --help)`);
   }
@@ -91,6 +95,8 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
   for (const p of phases) if (!isPhase(p)) throw new OptionsError(`--phase: unknown phase '${p}' (phases: ${PHASES.join(', ')})`);
   const forks = values.forks === undefined ? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1 || forks > 500) throw new OptionsError(`--forks must be a whole number from 1 to 500, got '${values.forks}'`);
+  const waitLock = values['wait-lock'];
+  if (waitLock !== undefined && !/^\d{1,6}$/.test(waitLock)) throw new OptionsError(`--wait-lock takes whole seconds (--wait-lock=SECONDS), got '${waitLock}'`);
   const out = {
     inventories: values.inventory ?? [],
     phases: PHASES.filter((p) => phases.includes(p)),
@@ -112,9 +118,15 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     ...(values.json ? { json: values.json } : {}),
     ...(values['known-hosts'] ? { knownHosts: values['known-hosts'] } : {}),
     ...(vaultGiven(values) ? { vault: vaultCliOptions(values) } : {}),
+    ...(waitLock !== undefined ? { waitLockSeconds: Number(waitLock) } : {}),
   };
   if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (see provision --help)');
   return out;
+}
+
+/** `--wait-lock` has an optional value (parseArgs has none): a bare `--wait-lock` means the default wait. */
+function withWaitLockDefault(argv: string[]): string[] {
+  return argv.map((a) => (a === '--wait-lock' ? `--wait-lock=${DEFAULT_LOCK_WAIT_SECONDS}` : a));
 }
 
 export const HELP = `provision — agentless provisioning over SSH for a secured, highly available Mosquitto cluster
@@ -146,8 +158,9 @@ Options:
       --known-hosts FILE   known_hosts file (default ~/.ssh/known_hosts, or provision_known_hosts_file)
       --accept-new-host-keys  record unknown host keys (like OpenSSH accept-new); changed keys are always refused
       --plain              line output even on a terminal
+      --wait-lock[=SECONDS]  wait for another run on the same inventory (default ${DEFAULT_LOCK_WAIT_SECONDS} s) instead of exit 5
   -v, --verbose            show ok/skipped steps and progress lines
   -h, --help               this help
       --version            print the version
 
-Exit codes: 0 ok, 2 a host failed, 3 a host unreachable, 4 bad inventory/playbook/vars, 5 bad options.`;
+Exit codes: 0 ok, 2 a host failed, 3 a host unreachable, 4 bad inventory/playbook/vars, 5 bad options or the inventory is locked by another run.`;

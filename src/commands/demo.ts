@@ -4,7 +4,7 @@ import { PHASES } from '../engine/phase.js';
 import { c } from '../output/colors.js';
 import { sandboxDown, sandboxUp } from '../sandbox/index.js';
 import { makeExporterGitRepo } from '../../test/support/exporter-fixture.js';
-import { ensureControllerPackages } from '../../test/support/controller-packages.js';
+import { installDebianPackages } from '../controller/packages.js';
 import { runCommand } from './run.js';
 import { verifyCommand } from './verify.js';
 
@@ -67,7 +67,7 @@ ${hosts}
   process.stdout.write(c.bold('\n3/4 provision verify …\n'));
   const verified = await verifyCommand(invArgs.flatMap((i) => ['-i', i]));
   // The lines printed below need the Mosquitto clients on this machine.
-  ensureControllerPackages(['mosquitto-clients']);
+  await installDebianPackages(['mosquitto-clients'], { log: (l) => process.stdout.write(c.gray(`  ${l}\n`)) });
   const first = sb.hosts[0]!;
   const ca = join(dir, 'pki', 'ca.crt');
   process.stdout.write(`${c.bold('\n4/4 ready')}

@@ -22,6 +22,8 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { c } from '../output/colors.js';
+import { DEFAULT_PKI_DIR } from '../cluster/certificate.js';
+import { defaultOf } from '../cluster/variables.js';
 
 interface Check {
   name: string;
@@ -46,11 +48,14 @@ export async function verifyCommand(args: string[]): Promise<number> {
     process.stdout.write(`${ok ? c.green('✔') : c.red('✖')} ${name}${detail ? c.gray(` — ${detail}`) : ''}\n`);
   };
   const v = (h: string, k: string, d: string) => str(inv.hosts.get(h)?.vars[k], d);
+  // Defaults from the variable catalogue, the ones the roles applied when they configured the hosts.
+  const name = (h: string, k: 'verify_user' | 'mqtt_admin_user') => v(h, k, defaultOf(k));
+  const portOf = (h: string, k: 'mqtt_tls_port' | 'mqtt_local_port' | 'exporter_port') => Number(v(h, k, String(defaultOf(k)))) || defaultOf(k);
   const secret = (h: string, k: string, name: string) => {
     const given = inv.hosts.get(h)?.vars[k];
     return given instanceof Secret ? given : typeof given === 'string' ? new Secret(given) : generatedSecret(inv.baseDir, name, true);
   };
-  const caPath = join(inv.baseDir, v(brokers[0] ?? '', 'pki_dir', 'pki'), 'ca.crt');
+  const caPath = join(inv.baseDir, v(brokers[0] ?? '', 'pki_dir', DEFAULT_PKI_DIR), 'ca.crt');
   const ca = readFileSync(caPath);
   const transports = new Map<string, Transport>();
   const connect = async (h: string) => {
@@ -65,9 +70,9 @@ export async function verifyCommand(args: string[]): Promise<number> {
     // 1. TLS publish/subscribe through every load balancer (and the VIP), with the CA and the verify user.
     const vip = v(lbs[0] ?? brokers[0] ?? '', 'cluster_vip', '');
     const entryPoints = [...(lbs.length ? lbs : brokers).map((h) => ({ label: h, address: v(h, 'ansible_host', h), servername: h })), ...(vip ? [{ label: 'VIP', address: vip.split('/')[0]!, servername: vip.split('/')[0]! }] : [])];
-    const user = v(brokers[0] ?? '', 'verify_user', 'provision-verify');
+    const user = name(brokers[0] ?? '', 'verify_user');
     const password = secret(brokers[0] ?? '', 'verify_password', 'verify_password');
-    const port = Number(v(brokers[0] ?? '', 'mqtt_tls_port', '8883')) || 8883;
+    const port = portOf(brokers[0] ?? '', 'mqtt_tls_port');
     for (const ep of entryPoints) {
       try {
         const ms = await pubSubRoundTrip({ host: ep.address, port, ca, servername: ep.servername, username: user, password });
@@ -95,8 +100,8 @@ export async function verifyCommand(args: string[]): Promise<number> {
     for (const b of brokers) {
       try {
         const t = await connect(b);
-        const admin = { username: v(b, 'mqtt_admin_user', 'provision-admin'), password: secret(b, 'mqtt_admin_password', 'mqtt_admin_password') };
-        const client = await ControlClient.connect({ stream: () => t.forward('127.0.0.1', Number(v(b, 'mqtt_local_port', '1883')) || 1883), ...admin, clientId: `provision-verify-${randomUUID().slice(0, 8)}` });
+        const admin = { username: name(b, 'mqtt_admin_user'), password: secret(b, 'mqtt_admin_password', 'mqtt_admin_password') };
+        const client = await ControlClient.connect({ stream: () => t.forward('127.0.0.1', portOf(b, 'mqtt_local_port')), ...admin, clientId: `provision-verify-${randomUUID().slice(0, 8)}` });
         try {
           const state = await readDynsecState(client);
           digests.set(b, createHash('sha256').update(JSON.stringify(normalize(state))).digest('hex').slice(0, 12));
@@ -109,7 +114,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
       try {
         const t = await connect(b);
         const facts = await gatherHostFacts(t);
-        await exporterShowsUptime(t, facts.primaryAddress, Number(v(b, 'exporter_port', '9234')) || 9234);
+        await exporterShowsUptime(t, facts.primaryAddress, portOf(b, 'exporter_port'));
         record(`exporter metrics on ${b}`, true, 'broker_uptime present');
       } catch (err) {
         record(`exporter metrics on ${b}`, false, (err as Error).message);

@@ -19,12 +19,32 @@ export interface ApplyResult {
 
 /** Thrown when commands fail; `failures` pairs each failed change with the broker's error text. */
 export class DynsecApplyError extends StepError {
-  constructor(readonly failures: { change: DynsecChange; error: string }[], total: number) {
+  constructor(readonly failures: { change: DynsecChange; error: string }[], total: number, readonly notSent: DynsecChange[] = []) {
     super(
-      `dynamic security: ${failures.length} of ${total} command${total === 1 ? '' : 's'} failed:\n` +
-        failures.map((f) => `  - ${f.change.summary}: ${f.error}`).join('\n'),
+      `dynamic security: ${failures.length} of ${total} command${total === 1 ? '' : 's'} refused by the broker:\n` +
+        failures.map((f) => `  - ${f.change.summary}: ${f.error}`).join('\n') +
+        (notSent.length
+          ? `\n  ${notSent.length} later command${notSent.length === 1 ? '' : 's'} not sent (they depend on the refused ones; the next run plans them again):\n` +
+            notSent.map((c) => `  - ${c.summary}`).join('\n')
+          : ''),
     );
   }
+}
+
+/**
+ * Dependency stages, sent one request each, in this order: roles (and default access), groups, clients,
+ * deletions. A stage with a refused command stops the apply there, so a refused role never leaves clients
+ * re-pointed at it or old entries deleted: what was applied is a prefix the next run's plan continues from.
+ */
+export function stageOf(change: DynsecChange): number {
+  if (/^delete/.test(change.command.command)) return 3;
+  return change.target.kind === 'client' ? 2 : change.target.kind === 'group' ? 1 : 0;
+}
+
+function byStage(changes: DynsecChange[]): DynsecChange[][] {
+  const stages: DynsecChange[][] = [[], [], [], []];
+  for (const c of changes) stages[stageOf(c)]!.push(c);
+  return stages.filter((s) => s.length > 0);
 }
 
 const KICKING_CLIENT_COMMANDS = new Set([
@@ -90,15 +110,19 @@ export async function applyDynsec(
 
   let sessionKicked = false;
   let unconfirmed: DynsecChange[] = [];
-  if (safe.length) {
+  const stages = byStage(safe);
+  for (let i = 0; i < stages.length; i++) {
+    const stage = stages[i]!;
     try {
-      collect(safe, await client.request(DYNSEC_API, safe.map((c) => c.command), { timeoutMs: opts.timeoutMs }));
+      collect(stage, await client.request(DYNSEC_API, stage.map((c) => c.command), { timeoutMs: opts.timeoutMs }));
     } catch (e) {
       // A kick we did not foresee: the plugin processes the whole request before dropping us.
       if (!(e instanceof ControlConnectionLostError)) throw e;
       sessionKicked = true;
-      unconfirmed = [...safe];
+      unconfirmed = [...unconfirmed, ...stage];
+      continue; // request() reconnects for the next stage; the caller re-reads to confirm this one
     }
+    if (failures.length) throw new DynsecApplyError(failures, changes.length, [...stages.slice(i + 1).flat(), ...self]);
   }
   if (self.length) {
     const newPassword = self.find((c) => c.command.command === 'setClientPassword')?.command.password;

@@ -17,6 +17,7 @@
  * role the client already has, and "ACL with this topic already exists" to a second addRoleACL).
  */
 import { StepError } from '../errors.js';
+import { topicFilterProblem } from './topic.js';
 import { defaultSalt, fingerprintMatches, parseFingerprint, passwordFingerprint } from './fingerprint.js';
 import {
   ACL_TYPES,
@@ -82,6 +83,8 @@ function validate(current: DynsecState, desired: DesiredAuth): void {
     const seen = new Set<string>();
     for (const a of r.acls) {
       if (!(ACL_TYPES as readonly string[]).includes(a.acltype)) problems.push(`role "${r.rolename}": unknown acltype "${a.acltype}" (one of ${ACL_TYPES.join(', ')})`);
+      const bad = topicFilterProblem(a.topic);
+      if (bad) problems.push(`role "${r.rolename}": ACL topic ${JSON.stringify(a.topic)} is not a valid MQTT topic filter: ${bad}`);
       if (seen.has(aclKey(a))) problems.push(`role "${r.rolename}": ACL ${a.acltype} ${a.topic} is listed twice`);
       seen.add(aclKey(a));
     }

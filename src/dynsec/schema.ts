@@ -11,14 +11,27 @@
  */
 import { z } from 'zod';
 import { Secret } from '../secrets.js';
+import { zMqttName } from '../inventory/schema.js';
+import { topicFilterProblem } from './topic.js';
 import { ACL_TYPES, DEFAULT_ACL_TYPES, type DesiredAuth } from './types.js';
 
-const name = z.string().min(1).max(65535).refine((s) => !/[\u0000]/.test(s), 'must not contain NUL characters');
+const name = zMqttName;
+
+/** A free-text label: JSON carries any character, but the broker keeps it as a C string (a NUL would never converge). */
+const textname = z.string().refine((s) => !s.includes('\u0000'), 'expected a text without NUL characters');
+
+/** A topic filter, checked here so that the broker never refuses one half-way through a change set. */
+export const topicFilterSchema = z.string().superRefine((t, ctx) => {
+  const problem = topicFilterProblem(t);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a valid MQTT topic filter, not ${problem}` });
+});
 
 export const secretSchema = z
   .union([z.string().min(1, 'password must not be empty'), z.instanceof(Secret)])
   .transform((v) => (typeof v === 'string' ? new Secret(v) : v))
-  .refine((s) => s.reveal().length > 0, 'password must not be empty');
+  .refine((s) => s.reveal().length > 0, 'password must not be empty')
+  // mosquitto_passwd reads the password as one line; the broker keeps it as a C string.
+  .refine((s) => !/[\r\n\u0000]/.test(s.reveal()), 'expected a password without CR, LF or NUL characters');
 
 export const roleRefSchema = z
   .union([
@@ -35,7 +48,7 @@ export const roleRefSchema = z
 export const mqttAclSchema = z
   .object({
     acltype: z.enum(ACL_TYPES),
-    topic: z.string().min(1),
+    topic: topicFilterSchema,
     allow: z.boolean().default(true),
     priority: z.number().int().optional(),
   })
@@ -45,7 +58,7 @@ export const mqttUserSchema = z
   .object({
     username: name,
     password: secretSchema,
-    textname: z.string().optional(),
+    textname: textname.optional(),
     roles: z.array(roleRefSchema).default([]),
     groups: z.array(name).optional(),
     disabled: z.boolean().optional(),
@@ -55,7 +68,7 @@ export const mqttUserSchema = z
 export const mqttRoleSchema = z
   .object({
     rolename: name,
-    textname: z.string().optional(),
+    textname: textname.optional(),
     acls: z.array(mqttAclSchema).default([]),
   })
   .strict();
@@ -71,37 +84,41 @@ export const mqttDefaultAclAccessSchema = z
   .object(Object.fromEntries(DEFAULT_ACL_TYPES.map((k) => [k, z.boolean().optional()])) as Record<(typeof DEFAULT_ACL_TYPES)[number], z.ZodOptional<z.ZodBoolean>>)
   .strict();
 
-export const mqttUsersSchema = z.array(mqttUserSchema);
-export const mqttRolesSchema = z.array(mqttRoleSchema);
-export const mqttGroupsSchema = z.array(mqttGroupSchema);
+/** Duplicates are refused where the list is read (at load time, at the duplicate's line), not first by the broker. */
+function unique<T>(key: (item: T) => string, what: string) {
+  return (list: T[], ctx: z.RefinementCtx) => {
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      const k = key(item);
+      if (seen.has(k)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `expected each ${what} once: duplicate ${what} "${k}"` });
+      seen.add(k);
+    });
+  };
+}
 
-/** The four inventory variables together; cross-references are checked (duplicates, unknown roles/groups). */
+export const mqttUsersSchema = z.array(mqttUserSchema).superRefine(unique((u) => u.username, 'username'));
+export const mqttRolesSchema = z
+  .array(mqttRoleSchema)
+  .superRefine(unique((r) => r.rolename, 'rolename'))
+  .superRefine((roles, ctx) =>
+    roles.forEach((r, i) => {
+      const seen = new Set<string>();
+      r.acls.forEach((a, j) => {
+        const k = `${a.acltype} ${a.topic}`;
+        if (seen.has(k)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'acls', j], message: `expected one entry per acltype and topic: duplicate ACL ${k}` });
+        seen.add(k);
+      });
+    }),
+  );
+export const mqttGroupsSchema = z.array(mqttGroupSchema).superRefine(unique((g) => g.groupname, 'groupname'));
+
+/** The four inventory variables together; duplicates are refused by the list schemas, unknown roles/groups by planDynsec. */
 export const dynsecInventorySchema = z
   .object({
     mqtt_users: mqttUsersSchema.default([]),
     mqtt_roles: mqttRolesSchema.default([]),
     mqtt_groups: mqttGroupsSchema.default([]),
     mqtt_default_acl_access: mqttDefaultAclAccessSchema.optional(),
-  })
-  .superRefine((v, ctx) => {
-    const dup = (list: string[], path: string, what: string) => {
-      const seen = new Set<string>();
-      list.forEach((n, i) => {
-        if (seen.has(n)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path, i], message: `duplicate ${what} "${n}"` });
-        seen.add(n);
-      });
-    };
-    dup(v.mqtt_users.map((u) => u.username), 'mqtt_users', 'username');
-    dup(v.mqtt_roles.map((r) => r.rolename), 'mqtt_roles', 'rolename');
-    dup(v.mqtt_groups.map((g) => g.groupname), 'mqtt_groups', 'groupname');
-    v.mqtt_roles.forEach((r, i) => {
-      const seen = new Set<string>();
-      r.acls.forEach((a, j) => {
-        const k = `${a.acltype} ${a.topic}`;
-        if (seen.has(k)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['mqtt_roles', i, 'acls', j], message: `duplicate ACL ${k} (one entry per acltype and topic)` });
-        seen.add(k);
-      });
-    });
   });
 
 export type DynsecInventory = z.infer<typeof dynsecInventorySchema>;

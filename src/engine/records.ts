@@ -15,6 +15,8 @@ export interface StepRecord {
   /** Summaries of what changed (or would change in check mode). */
   changes?: string[];
   diff?: string;
+  /** A failure of the controller itself (host 'controller'), recorded once however many hosts needed it. */
+  controller?: true;
 }
 
 export interface HostSummary {
@@ -41,7 +43,7 @@ export interface RunReport {
 }
 
 export function summarize(host: string, records: StepRecord[], roundTrips: number, state: HostSummary['state'], error?: string): HostSummary {
-  const mine = records.filter((r) => r.host === host);
+  const mine = records.filter((r) => r.host === host && !r.controller);
   const count = (s: StepRecord['status']) => mine.filter((r) => r.status === s).length;
   return {
     host,

@@ -7,6 +7,7 @@ import { validateHostVars } from '../inventory/validate.js';
 import { redact } from '../secrets.js';
 import type { Transport } from '../transport/types.js';
 import { Semaphore } from '../util/semaphore.js';
+import { discardAtRunEnd } from './backups.js';
 import { batchExceedsFailures, serialBatches } from './batches.js';
 import { PHASES, type Phase } from './phase.js';
 import type { Play, Playbook } from './playbook.js';
@@ -134,6 +135,8 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
       }
       events.playEnd(play.name);
     }
+    // Backup copies are meaningful only during the run that wrote them (src/engine/backups.ts).
+    await discardAtRunEnd({ shared, check: options.check, phase: req.phases.at(-1)!, transport: (h) => (hosts.get(h)?.state === 'ok' ? hosts.get(h)?.transport : undefined), records, events });
   } finally {
     await Promise.all([...hosts.values()].map((s) => s.transport?.close()));
   }

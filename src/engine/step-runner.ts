@@ -1,4 +1,4 @@
-import { CommandError, ProvisionError, UnreachableError } from '../errors.js';
+import { CommandError, ControllerError, ProvisionError, UnreachableError } from '../errors.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { redact } from '../secrets.js';
 import { gatherFacts } from './fact-batch.js';
@@ -91,11 +91,25 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
       for (const h of step.notify ?? []) env.notify(h);
       record('changed', { changes: summaries, ...(diff ? { diff: redact(diff) } : {}), ...(plan.message ? { message: plan.message } : {}) });
     } catch (err) {
+      if (err instanceof ControllerError) {
+        recordControllerFailure(env, role, redact(step.name), err);
+        record('failed', { message: `the controller's ${err.what} failed (reported once, as the controller's)` });
+        return false;
+      }
       record(err instanceof UnreachableError ? 'unreachable' : 'failed', { message: errorMessage(err) });
       return false;
     }
   }
   return true;
+}
+
+/** The first host to hit a controller failure records it (host 'controller'); the others only point at it. */
+function recordControllerFailure(env: StepRunEnv, role: string, step: string, err: ControllerError): void {
+  const message = errorMessage(err);
+  if (env.records.some((r) => r.controller && r.message === message)) return;
+  const r: StepRecord = { host: 'controller', play: env.play, phase: env.phase, role, step, status: 'failed', changed: false, durationMs: 0, message, controller: true };
+  env.records.push(r);
+  env.events.stepEnd(r);
 }
 
 const PATH_FACT = /^(file|stat|tree):/;

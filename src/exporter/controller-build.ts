@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, readlink, realpath, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { installDebianPackages } from '../controller/packages.js';
 import { ProvisionError } from '../errors.js';
 import { shq } from '../transport/shell-quote.js';
 
@@ -435,10 +436,7 @@ async function ensureBuildTools(progress: (l: string) => void, only?: string[]):
       '',
     );
   }
-  progress(`installing ${missing.join(' ')} with apt-get`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  await run('apt-get', ['update'], { env, progress, problem: 'apt-get update failed' });
-  await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env, progress, problem: `installing ${missing.join(' ')} failed` });
+  await installDebianPackages(missing, { log: progress });
   const still = await missingPackages(only);
   if (still.length) {
     throw new ExporterBuildError(`still missing after apt-get install: ${still.join(' ')}`, `apt-get install ${missing.join(' ')}`, 0, '');

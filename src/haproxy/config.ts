@@ -12,6 +12,7 @@
 import { InputError } from '../errors.js';
 import { registerSecretValue, type Secret } from '../secrets.js';
 import { CONNACK_ACCEPTED_HEX, MQTT_DISCONNECT, mqttConnectPacket } from './mqtt-packets.js';
+import { HAPROXY_MIN_VERSION, haproxyTlsGlobals } from '../tls/policy.js';
 
 export interface HaproxyEndpoint {
   address: string;
@@ -92,10 +93,6 @@ export const HAPROXY_BACKEND_NAME = 'brokers';
 export const HAPROXY_FRONTEND_NAME = 'mqtt_tls';
 export const HAPROXY_PEERS_SECTION = 'lb_peers';
 
-/** Mozilla "intermediate" (as in Debian's default haproxy.cfg). */
-const SSL_BIND_CIPHERS =
-  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384';
-const SSL_BIND_CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256';
 
 /** Idle timeout for client and server sides: MQTT brokers drop a silent client after 1.5× its keep-alive. */
 export function mqttIdleTimeoutSeconds(maxKeepaliveSeconds: number): number {
@@ -262,9 +259,8 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     comment('Must match a "peer" line below, or HAProxy drops the whole peers section.');
     kw(`localpeer ${peers.localName}`);
   }
-  kw(`ssl-default-bind-ciphers ${SSL_BIND_CIPHERS}`);
-  kw(`ssl-default-bind-ciphersuites ${SSL_BIND_CIPHERSUITES}`);
-  kw('ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets');
+  comment('TLS: the one policy of src/tls/policy.ts (also on the brokers): TLS 1.2+, AEAD ciphers only.');
+  for (const l of haproxyTlsGlobals()) kw(l);
   line();
 
   line('defaults');
@@ -295,7 +291,7 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
   comment('TLS terminates here; the brokers are reached on their plain private listener.');
   for (const b of i.bind) {
     const ca = i.caPath ? ` ca-file ${i.caPath} verify optional` : '';
-    kw(`bind ${hostPort(b)} ssl crt ${i.tlsPemPath} ssl-min-ver TLSv1.2${ca}`);
+    kw(`bind ${hostPort(b)} ssl crt ${i.tlsPemPath} ssl-min-ver ${HAPROXY_MIN_VERSION}${ca}`);
   }
   if (maxconn !== undefined) kw(`maxconn ${maxconn}`);
   comment('Only MQTT gets through: wait (at most 5s) for a complete, valid CONNECT packet.');

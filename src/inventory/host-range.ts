@@ -2,6 +2,9 @@ import { isIPv6 } from 'node:net';
 
 /** A host pattern `name`, `name:port`, `[v6]:port`, `bare:v6::addr`, ranges kept in `name`. Throws Error on a bad port. */
 export function splitHostPort(pattern: string): { name: string; port?: number } {
+  // A host name reaches files (the exporter's client id, its environment file): a LF there would add lines.
+  const ctl = pattern.search(/[\u0000-\u001f\u007f]/);
+  if (ctl >= 0) throw new Error(`invalid host ${JSON.stringify(pattern)}: a host name must not contain control characters (U+${pattern.charCodeAt(ctl).toString(16).toUpperCase().padStart(4, '0')} at character ${ctl + 1})`);
   const bracketed = /^\[([0-9A-Fa-f:.%\w]+)\](?::(\d+))?$/.exec(pattern);
   if (bracketed && isIPv6(bracketed[1])) {
     return bracketed[2] === undefined ? { name: bracketed[1] } : { name: bracketed[1], port: toPort(bracketed[2], pattern) };
@@ -29,15 +32,22 @@ function toPort(text: string, pattern: string): number {
   return port;
 }
 
+/** Hosts one range pattern may expand to. */
+export const MAX_RANGE_HOSTS = 100_000;
+
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 /**
  * Ansible's host ranges: `mq[1:3]`, `mq[01:10]` (zero-padded), `mq[1:10:2]` (step), `[a:c]`, several per name.
  * Throws Error with Ansible's wording on a malformed range.
  */
-export function expandHostRange(name: string): string[] {
+export function expandHostRange(name: string, budget = { left: MAX_RANGE_HOSTS, whole: name }): string[] {
   const open = name.indexOf('[');
-  if (open < 0) return [name];
+  if (open < 0) {
+    // Several ranges in one name multiply (`h[1:99999][1:99999]`): bound the product, not each range.
+    if (--budget.left < 0) throw new Error(`host range '${budget.whole}' expands to more than ${MAX_RANGE_HOSTS} hosts`);
+    return [name];
+  }
   const close = name.indexOf(']', open);
   if (close < 0) throw new Error(`unclosed '[' in host range '${name}'`);
   const head = name.slice(0, open);
@@ -65,9 +75,9 @@ export function expandHostRange(name: string): string[] {
     const b = Number(beg);
     const e = Number(end);
     if (b > e) throw new Error(`host range '${name}' must have begin <= end`);
-    if ((e - b) / step > 100_000) throw new Error(`host range '${name}' is too large`);
+    if ((e - b) / step > MAX_RANGE_HOSTS) throw new Error(`host range '${name}' is too large`);
     seq = [];
     for (let i = b; i <= e; i += step) seq.push(padded ? String(i).padStart(beg.length, '0') : String(i));
   }
-  return seq.flatMap((part) => expandHostRange(head + part + tail));
+  return seq.flatMap((part) => expandHostRange(head + part + tail, budget));
 }

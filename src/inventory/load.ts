@@ -13,7 +13,7 @@ import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import { decryptFileText, type VaultKeyring } from './vault.js';
 import { loadVarsFor } from './vars-files.js';
 import { NO_LOCATION } from './var-source.js';
-import { parseYamlFile } from './yaml-values.js';
+import { checkFileSize, parseYamlFile } from './yaml-values.js';
 import { parseYamlInventory } from './yaml-inventory.js';
 
 export interface LoadInventoryOptions {
@@ -43,8 +43,10 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   const parseFile = async (file: string) => {
     let text: string;
     try {
+      checkFileSize(file, (await stat(file)).size, 'the inventory file');
       text = await readFile(file, 'utf8');
     } catch (e) {
+      if (e instanceof InputError) throw e;
       throw new InputError(`cannot read inventory file: ${(e as Error).message}`, file);
     }
     text = decryptFileText(text, file, opts.vault);

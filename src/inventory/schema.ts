@@ -47,3 +47,45 @@ export function isHostName(v: string): boolean {
     .split('.')
     .every((label) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
 }
+
+/** C0 controls (CR, LF, NUL, TAB, ESC…) and DEL: no line-oriented file (ACL, password, env) carries them, and the broker's C strings end at NUL. */
+const CONTROL_CHAR = /[\u0000-\u001f\u007f]/;
+
+export function hasControlChars(s: string): boolean {
+  return CONTROL_CHAR.test(s);
+}
+
+/** The first control character as `U+000A (LF) at character 9`, for a message that shows where it is. */
+export function describeControlChar(s: string): string {
+  const i = s.search(CONTROL_CHAR);
+  const code = s.charCodeAt(i);
+  const names: Record<number, string> = { 0: 'NUL', 9: 'TAB', 10: 'LF', 13: 'CR', 27: 'ESC', 127: 'DEL' };
+  return `U+${code.toString(16).toUpperCase().padStart(4, '0')}${names[code] ? ` (${names[code]})` : ''} at character ${i + 1}`;
+}
+
+/** At most 65535 bytes of UTF-8: the MQTT string limit. */
+export function fitsMqttString(s: string): boolean {
+  return Buffer.byteLength(s, 'utf8') <= 65535;
+}
+
+/**
+ * An MQTT user, role, group or client name: non-empty, ≤ 65535 UTF-8 bytes, no control characters
+ * (a LF in a name written to the ACL file would start a new `topic …` line: privilege escalation).
+ */
+export const zMqttName = z
+  .string()
+  .min(1)
+  .superRefine((s, ctx) => {
+    if (hasControlChars(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a name without control characters (found ${describeControlChar(s)})` });
+    else if (!fitsMqttString(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a name of at most 65535 bytes (UTF-8)' });
+  });
+
+/** An MQTT password: mosquitto_passwd and mosquitto_ctrl read it as one line from stdin, the broker as a C string: no CR, LF or NUL. */
+export const zMqttPassword = zSecret.superRefine((s, ctx) => {
+  if (/[\r\n\u0000]/.test(s.reveal())) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected a password without CR, LF or NUL characters' });
+});
+
+/** Free text that ends up as one line of a file (an `address:port`, an environment value): no control characters. */
+export const zOneLine = z.string().superRefine((s, ctx) => {
+  if (hasControlChars(s)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected one line of text without control characters (found ${describeControlChar(s)})` });
+});

@@ -4,7 +4,7 @@ import { isMap, isScalar } from 'yaml';
 import { InputError } from '../errors.js';
 import type { VarEntry } from './model.js';
 import { decryptFileText, type VaultKeyring } from './vault.js';
-import { describeNode, deref, fail, locatedValue, mapEntries, parseYamlFile, posOf, stringKey } from './yaml-values.js';
+import { checkFileSize, describeNode, deref, fail, locatedValue, mapEntries, parseYamlFile, posOf, stringKey } from './yaml-values.js';
 
 const EXTENSIONS = ['.yml', '.yaml', '.json'];
 
@@ -60,8 +60,10 @@ async function dirVarsFiles(dir: string): Promise<string[]> {
 export async function loadVarsFile(file: string, vault?: VaultKeyring): Promise<Map<string, VarEntry>> {
   let text: string;
   try {
+    checkFileSize(file, (await stat(file)).size, 'the variables file');
     text = await readFile(file, 'utf8');
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`cannot read variables file: ${(e as Error).message}`, file);
   }
   const y = parseYamlFile(file, decryptFileText(text, file, vault), path.dirname(file));

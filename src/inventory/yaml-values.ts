@@ -1,6 +1,6 @@
 import {
-  Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument,
-  type Node, type ParsedNode, type Scalar, type ScalarTag, type Tags,
+  Document, LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseDocument, visit,
+  type Alias, type Node, type ParsedNode, type Scalar, type ScalarTag, type Tags,
 } from 'yaml';
 import { InputError } from '../errors.js';
 import { UnsafeText, VaultRef, parseLookupMapping, parseLookupString } from './markers.js';
@@ -17,6 +17,33 @@ export interface YamlFile {
   lc: LineCounter;
   /** Length of the text when it does not end with a line break (else undefined): see blockScalarAtEof. */
   unterminatedLength?: number;
+  /** What this file's aliases have cost so far (see YAML_LIMITS). */
+  spent: { aliases: number; aliasedValues: number };
+}
+
+/**
+ * Resource limits for one YAML file (inventory, group_vars/host_vars file, -e @file), so that hostile input fails
+ * fast with a message instead of exhausting memory: an alias bomb ("billion laughs": ten aliases of ten aliases
+ * of …) expands exponentially, a deep nesting overflows the stack, a huge file is parsed whole into memory.
+ */
+export const YAML_LIMITS = {
+  /** Alias (`*name`) resolutions per file. */
+  aliases: 10_000,
+  /** Values (scalars, list items, mapping entries) reached through aliases per file. */
+  aliasedValues: 100_000,
+  /** Nesting levels of a value. */
+  depth: 100,
+  /** Bytes per file. */
+  fileBytes: 4 * 1024 * 1024,
+};
+
+const aliasBomb = (what: string) =>
+  `YAML aliases in this file expand to more than ${what} (an alias bomb?); the limit is per file, see docs/security.md "Hostile input"`;
+
+/** A file larger than YAML_LIMITS.fileBytes: refused before it is parsed. */
+export function checkFileSize(file: string, bytes: number, what: string): void {
+  if (bytes > YAML_LIMITS.fileBytes)
+    throw new InputError(`${what} is ${(bytes / 1048576).toFixed(1)} MiB; the limit is ${YAML_LIMITS.fileBytes / 1048576} MiB per file`, file);
 }
 
 /** PyYAML (YAML 1.1, as Ansible reads it) booleans: yes/no/on/off/true/false, but not y/n. */
@@ -38,8 +65,18 @@ function ansibleTags(tags: Tags): Tags {
 /** Parse YAML the way Ansible does (YAML 1.1); any syntax error or duplicate key → InputError at its position. */
 export function parseYamlFile(file: string, text: string, baseDir: string): YamlFile {
   if (isVaultText(text)) throw new InputError('this file is vault-encrypted: it must be decrypted before it is parsed', file, 1, 1);
+  checkFileSize(file, Buffer.byteLength(text, 'utf8'), 'the file');
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, version: '1.1', customTags: ansibleTags, uniqueKeys: true, prettyErrors: true });
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, version: '1.1', customTags: ansibleTags, uniqueKeys: true, prettyErrors: true });
+  } catch (e) {
+    // The parser recurses per nesting level: thousands of `[[[[…` overflow the stack before we can count them.
+    if (e instanceof RangeError) throw new InputError(`YAML nested too deeply to parse (values may nest at most ${YAML_LIMITS.depth} levels)`, file);
+    throw e;
+  }
+  if (doc.errors.some((e) => /Maximum call stack/.test(e.message)))
+    throw new InputError(`YAML nested too deeply to parse (values may nest at most ${YAML_LIMITS.depth} levels)`, file);
   const err = doc.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
@@ -47,7 +84,7 @@ export function parseYamlFile(file: string, text: string, baseDir: string): Yaml
     const problem = err.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${message}`;
     throw new InputError(problem, file, pos?.line, pos?.col);
   }
-  return { file, baseDir, doc, lc, unterminatedLength: /\n$/.test(text) ? undefined : text.length };
+  return { file, baseDir, doc, lc, spent: { aliases: 0, aliasedValues: 0 }, unterminatedLength: /\n$/.test(text) ? undefined : text.length };
 }
 
 export function posOf(y: YamlFile, node: Node | null | undefined, fallback?: SourceLocation): SourceLocation {
@@ -61,12 +98,41 @@ export function fail(problem: string, loc: SourceLocation, path?: string): never
   throw new InputError(problem, loc.file, loc.line, loc.column, path);
 }
 
+/** Anchors of a document by name, in document order: built once, as Alias.resolve walks the whole document each time. */
+const anchorIndex = new WeakMap<Document.Parsed, Map<string, { offset: number; node: ParsedNode }[]>>();
+
+/** The node an alias names: the last anchor of that name before it (as Alias.resolve), without a walk per alias. */
+function resolveAlias(y: YamlFile, alias: Alias): ParsedNode | undefined {
+  let index = anchorIndex.get(y.doc);
+  if (!index) {
+    const built = new Map<string, { offset: number; node: ParsedNode }[]>();
+    visit(y.doc, {
+      Node: (_key, node) => {
+        const anchor = (node as { anchor?: string }).anchor;
+        if (isAlias(node) || !anchor) return;
+        const list = built.get(anchor) ?? [];
+        list.push({ offset: (node as ParsedNode).range?.[0] ?? 0, node: node as ParsedNode });
+        built.set(anchor, list);
+      },
+    });
+    anchorIndex.set(y.doc, built);
+    index = built;
+  }
+  const at = alias.range?.[0] ?? Number.MAX_SAFE_INTEGER;
+  let found: ParsedNode | undefined;
+  for (const a of index.get(alias.source) ?? []) if (a.offset < at) found = a.node;
+  return found;
+}
+
 /** Follow aliases (`*anchor`) to the node they name. */
 export function deref(y: YamlFile, node: unknown): ParsedNode | null {
   let n = node as ParsedNode | null | undefined;
   for (let i = 0; n && isAlias(n); i++) {
     if (i > 50) return null;
-    n = n.resolve(y.doc) as ParsedNode | undefined;
+    if (++y.spent.aliases > YAML_LIMITS.aliases) fail(aliasBomb(`${YAML_LIMITS.aliases} alias resolutions`), posOf(y, n));
+    const target = resolveAlias(y, n);
+    if (!target) fail(`alias *${n.source} refers to no anchor &${n.source} defined before it`, posOf(y, n));
+    n = target;
   }
   return n ?? null;
 }
@@ -137,16 +203,20 @@ export function mapEntries(y: YamlFile, map: ParsedNode, depth = 0): { key: Pars
  * A YAML value as plain data plus the position of every nested node.
  * Strings `{{ lookup('env'|'file', …) }}` and `{ from_env | from_file: … }` become LookupRefs; `!unsafe` strings UnsafeText.
  */
-export function locatedValue(y: YamlFile, raw: unknown, fallback: SourceLocation, depth = 0): { value: unknown; node: LocNode } {
+export function locatedValue(y: YamlFile, raw: unknown, fallback: SourceLocation, depth = 0, alias?: Node): { value: unknown; node: LocNode } {
+  // `alias`: the outermost alias this value is reached through (named in the error).
+  const viaAlias = alias ?? (isAlias(raw) ? (raw as Node) : undefined);
+  if (viaAlias && ++y.spent.aliasedValues > YAML_LIMITS.aliasedValues)
+    fail(aliasBomb(`${YAML_LIMITS.aliasedValues} values`), posOf(y, viaAlias, fallback));
   const n = deref(y, raw);
   const loc = n ? posOf(y, n, fallback) : fallback;
-  if (depth > 100) fail('value nested too deeply (recursive anchor?)', loc);
+  if (depth > YAML_LIMITS.depth) fail(`value nested too deeply (more than ${YAML_LIMITS.depth} levels; a recursive anchor?)`, loc);
   if (!n) return { value: null, node: { loc } };
   if (isScalar(n)) return { value: scalarValue(y, n, loc), node: { loc } };
   if (isSeq(n)) {
     const kids = new Map<string | number, LocNode>();
     const value = n.items.map((item, i) => {
-      const r = locatedValue(y, item, loc, depth + 1);
+      const r = locatedValue(y, item, loc, depth + 1, viaAlias);
       kids.set(i, r.node);
       return r.value;
     });
@@ -159,7 +229,7 @@ export function locatedValue(y: YamlFile, raw: unknown, fallback: SourceLocation
       const keyLoc = posOf(y, keyNode as Node, loc);
       if (!isScalar(key) || key.value === null || typeof key.value === 'object') fail('mapping keys must be plain values (strings or numbers)', keyLoc);
       const name = String(key.value);
-      const r = locatedValue(y, v, keyLoc, depth + 1);
+      const r = locatedValue(y, v, keyLoc, depth + 1, viaAlias);
       r.node.keyLoc = keyLoc;
       setKey(value, name, r.value);
       kids.set(name, r.node);

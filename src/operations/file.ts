@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { recordStale, recordWritten } from '../engine/backups.js';
 import type { Change, HostContext, Step } from '../engine/types.js';
 import { StepError } from '../errors.js';
 import { DIFF_MAX_BYTES, type PathFacts, checkPath, fileFact, statFact, treeFact } from '../facts/files.js';
@@ -21,7 +22,11 @@ export interface FileOptions {
   sensitive?: boolean;
   /** Command with %s (the temp file), e.g. 'haproxy -c -f %s': must pass before the file is replaced. */
   validate?: string;
-  /** Keep the previous version as path+backupSuffix (default '.provision-prev') before replacing it. */
+  /**
+   * Keep the previous version as path+backupSuffix (default '.provision-prev') before replacing it, for this
+   * run only: a failed restart restores it (with every other file backed up in this run, src/engine/backups.ts);
+   * it is deleted once the host accepted the change, and one left by an earlier run is deleted at the end of a run.
+   */
   backup?: boolean;
   backupSuffix?: string;
   name?: string;
@@ -41,12 +46,20 @@ export function file(o: FileOptions): Step {
   const hash = sha256(data);
   const fetchOld = !o.sensitive && isText(data);
   const fact = fileFact(o.path, fetchOld ? { wantSha256: hash } : {});
+  // With a backup: is a copy lying beside the file? One this run did not write is stale (src/engine/backups.ts).
+  const backupPath = o.backup ? o.path + (o.backupSuffix ?? DEFAULT_BACKUP_SUFFIX) : undefined;
+  const backupFact = backupPath ? statFact(backupPath) : undefined;
   return {
     name: o.name ?? `file ${o.path}`,
     notify: o.notify,
     tags: o.tags,
-    facts: [fact],
-    plan: (ctx, facts) => ({ changes: planFile(ctx, facts.get(fact), o, data) }),
+    facts: backupFact ? [fact, backupFact] : [fact],
+    plan: (ctx, facts) => {
+      const f = facts.get(fact);
+      const rewrite = !f.exists || f.type !== 'file' || f.sha256 !== hash;
+      if (backupFact && !rewrite && facts.get(backupFact).exists) recordStale(ctx, backupPath!);
+      return { changes: planFile(ctx, f, o, data) };
+    },
   };
 }
 
@@ -77,6 +90,11 @@ export function planFile(ctx: HostContext, f: PathFacts, o: Omit<FileOptions, 'c
         restorecon: ctx.facts.selinux === 'enforcing' || ctx.facts.selinux === 'permissive',
       }),
     };
+    if (o.backup) {
+      // The engine's journal of this run's writes: a failed restart restores every file the change wrote.
+      const written = { path: o.path, ...(keep ? { backup: o.path + (o.backupSuffix ?? DEFAULT_BACKUP_SUFFIX) } : {}), keepFailed: !o.sensitive };
+      change.apply = async (c) => recordWritten(c, written);
+    }
     if (ctx.diff) change.diff = contentDiff(o.path, keep ? f : { exists: false }, data, o.sensitive ?? false);
     return [change];
   }

@@ -5,11 +5,21 @@ import { unifiedDiff } from './diff.js';
 import { type Rule, describe, family, safeComment } from './firewall-rules.js';
 import { writeFileActions } from './write-file.js';
 
-/** Our own table: other tables keep working, but a packet must pass this chain too (policy drop). */
+/**
+ * VRRP as a number: nft resolves protocol names it has no keyword for through /etc/protocols, which hosts
+ * installed without netbase (minbase, slim images) lack ("Could not resolve protocol name").
+ */
+const VRRP_PROTOCOL = 112;
+
+/**
+ * Our own table: other tables keep working, but a packet must pass this chain too (policy drop).
+ * Only nft's built-in keywords (tcp, udp, icmp, icmpv6) and numbers: the file loads without /etc/protocols
+ * or /etc/services.
+ */
 export function renderNftables(rules: Rule[]): string {
   const lines = rules.flatMap((r) => {
     const comment = r.comment ? ` comment "${safeComment(r.comment)}"` : '';
-    const match = r.proto === 'vrrp' ? 'ip protocol vrrp' : `${r.proto} dport ${r.port}`;
+    const match = r.proto === 'vrrp' ? `ip protocol ${VRRP_PROTOCOL}` : `${r.proto} dport ${r.port}`;
     if (r.sources.length === 0) return [`\t\t${match} accept${comment}`];
     const out: string[] = [];
     for (const fam of [4, 6] as const) {
@@ -29,7 +39,7 @@ table ${NFT_TABLE} {
 \t\tct state invalid drop
 \t\tiif "lo" accept
 \t\tmeta l4proto icmp accept
-\t\tmeta l4proto ipv6-icmp accept
+\t\tmeta l4proto icmpv6 accept
 ${lines.join('\n')}
 \t}
 }

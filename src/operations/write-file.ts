@@ -80,7 +80,12 @@ function finishScript(w: WriteSpec, fill: string): string {
   lines.push(`chmod ${w.mode} "$t"`);
   if (w.validate) {
     const cmd = w.validate.split('%s').join('"$t"');
-    lines.push(`if ! ( ${cmd} ) >&2; then echo ${shq(`validation failed: ${w.validate}`)} >&2; exit 1; fi`);
+    // The message names the file being replaced and the command as run (the temp file filled in), then the
+    // validator's own last lines (its error), which the step failure shows.
+    const shown = w.validate.split('%s').map(shq).join('"$t"');
+    lines.push(
+      `if ! out=$( ( ${cmd} ) 2>&1 ); then { printf '%s\\n' ${shq(`validation of the new ${w.path} failed (the file stays as it was): `)}${shown}; printf '%s\\n' "$out" | tail -n 7; } >&2; exit 1; fi`,
+    );
   }
   if (w.backupSuffix) lines.push(`if [ -f ${p} ]; then cp -p -- ${p} ${shq(w.path + w.backupSuffix)}; fi`);
   lines.push(`mv -f -- "$t" ${p}`, 'trap - EXIT');

@@ -39,6 +39,11 @@ export function renderRecap(report: RunReport): string {
     }
     if (groups.size > shown.length) lines.push(`  … and ${groups.size - shown.length} more groups of hosts (see --json)`);
   }
+  const controller = report.steps.filter((s) => s.controller);
+  if (controller.length) {
+    lines.push('', c.bold('CONTROLLER FAILED'));
+    for (const s of controller) lines.push(`  ${c.red(s.message ?? `${s.role}: ${s.step}`)}`);
+  }
   const failures = report.hosts.filter((h) => h.error);
   if (failures.length) {
     lines.push('', c.bold('FAILED'));

@@ -1,6 +1,6 @@
 // Checks that this machine can run sandboxes, installing missing Debian packages with apt-get.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { run } from './exec.js';
+import { installDebianPackages } from '../controller/packages.js';
 
 /** Debian package → a file it provides (to check quickly without dpkg when possible). */
 export const REQUIRED_PACKAGES: Record<string, string> = {
@@ -47,13 +47,9 @@ export async function ensurePrerequisites(log: (line: string) => void = () => {}
     if (!existsSync(file)) missing.push(pkg);
   }
   if (missing.length > 0) {
-    log(`installing missing packages: ${missing.join(' ')} (apt-get update + install)`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update'], { env });
     // Installing apt-cacher-ng may start the distribution's own daemon on port 3142: it is left alone,
     // the sandbox runs a private instance on another port.
-    await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
-    log(`installed: ${missing.join(' ')}`);
+    await installDebianPackages(missing, { log });
   }
   raiseInotifyLimits(log);
   const cg = '/sys/fs/cgroup';

@@ -18,8 +18,8 @@ function newestSource(dir: string): number {
 }
 
 /** Runs once before the tests: the machine gets what they need, and dist/ (the CLI the e2e tests run) matches the sources. */
-export default function setup(): void {
-  ensureControllerPackages();
+export default async function setup(): Promise<void> {
+  await ensureControllerPackages();
   const sources = Math.max(...['src', 'roles', 'test', 'bench'].map((d) => (existsSync(join(ROOT, d)) ? newestSource(join(ROOT, d)) : 0)), statSync(join(ROOT, 'tsconfig.json')).mtimeMs);
   if (existsSync(STAMP) && statSync(STAMP).mtimeMs >= sources) return;
   execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { installDebianPackages, missingDebianPackages } from '../../src/controller/packages.js';
 
 /**
  * Debian packages the test suite uses on the controller (sandbox tooling, real brokers/haproxy for loopback tests, Go for
@@ -12,18 +12,10 @@ export const TEST_PACKAGES = [
   'ansible', 'python3-netaddr', // netaddr: Ansible's ipaddr filters, compared with ours
 ];
 
-export function missingPackages(names: string[]): string[] {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...names], { encoding: 'utf8' });
-  const installed = new Set(r.stdout.split('\n').filter((l) => l.endsWith('install ok installed')).map((l) => l.split(' ')[0]));
-  return names.filter((n) => !installed.has(n));
-}
-
-export function ensureControllerPackages(names: string[] = TEST_PACKAGES): void {
-  const missing = missingPackages(names);
+export async function ensureControllerPackages(names: string[] = TEST_PACKAGES): Promise<void> {
+  const missing = await missingDebianPackages(names);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) throw new Error(`tests need these Debian packages (run as root to install them): ${missing.join(' ')}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  // policy-rc.d: packages like mosquitto/haproxy must not start system-wide daemons on this machine.
-  execFileSync('sh', ['-c', `printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d; apt-get install -y -qq --no-install-recommends ${missing.join(' ')}; r=$?; rm -f /usr/sbin/policy-rc.d; exit $r`], { stdio: 'inherit', env });
+  // mosquitto/haproxy must not start system-wide daemons on this machine.
+  await installDebianPackages(missing, { noServiceStart: true, log: (l) => process.stderr.write(`${l}\n`) });
 }

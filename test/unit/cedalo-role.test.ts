@@ -24,7 +24,7 @@ import type { Transport } from '../../src/transport/types.js';
 import { aclBarrier, aclStep } from '../../roles/cedalo_ha/acl.js';
 import { absentGuardStep, membershipStep } from '../../roles/cedalo_ha/cluster.js';
 import cedaloRole, { configureSteps, renderDropIn } from '../../roles/cedalo_ha/index.js';
-import { cedaloVars } from '../../roles/cedalo_ha/vars.js';
+import { cedaloVars } from '../../src/cluster/variables.js';
 import { renderMosquittoConf, type MosquittoConfInput } from '../../roles/mosquitto_config/template.js';
 import { freePort, mosquittoAvailable, startLocalBroker, type LocalBroker } from '../fixtures/cedalo-ha-simulator/local-broker.js';
 import { startHaSimulator, type HaSimulator } from '../fixtures/cedalo-ha-simulator/simulator.js';

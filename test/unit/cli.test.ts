@@ -40,6 +40,12 @@ async function rejected(p: Promise<unknown>): Promise<Error> {
 }
 
 describe('parseRunOptions', () => {
+  it('--wait-lock: bare means the default wait, =SECONDS a given one, anything else is a bad option', () => {
+    expect(parseRunOptions(['-i', 'h', '--wait-lock']).waitLockSeconds).toBe(300);
+    expect(parseRunOptions(['-i', 'h', '--wait-lock=7']).waitLockSeconds).toBe(7);
+    expect(parseRunOptions(['-i', 'h']).waitLockSeconds).toBeUndefined();
+    expect(thrown(() => parseRunOptions(['-i', 'h', '--wait-lock=soon']))).toBeInstanceOf(OptionsError);
+  });
   it('defaults: every phase in order, 10 forks, nothing filtered, no check/diff', () => {
     expect(parseRunOptions(['-i', 'hosts.yml'])).toEqual({
       inventories: ['hosts.yml'],

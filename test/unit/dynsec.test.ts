@@ -334,7 +334,7 @@ describe('dynamic security on a real Mosquitto broker', () => {
     expect(s.clients.find((c) => c.username === 'admin')).toBeDefined();
   });
 
-  it('reports every failed command with the broker error text', async () => {
+  it('applies in dependency stages, stops at the first refused stage and names the refused and the unsent commands', async () => {
     const bad: DynsecChange[] = [
       { command: { command: 'deleteRole', rolename: 'does-not-exist' }, summary: 'delete role does-not-exist', target: { kind: 'role', name: 'does-not-exist' } },
       { command: { command: 'createRole', rolename: 'fine-role' }, summary: 'create role fine-role', target: { kind: 'role', name: 'fine-role' } },
@@ -346,9 +346,12 @@ describe('dynamic security on a real Mosquitto broker', () => {
     ];
     const err = await applyDynsec(admin, bad).catch((e) => e);
     expect(err).toBeInstanceOf(DynsecApplyError);
+    // Stages: roles (createRole fine-role), clients (refused), deletions (not sent after a refusal).
     expect(err.message).toBe(
-      'dynamic security: 2 of 3 commands failed:\n  - delete role does-not-exist: Role not found\n  - client nobody: set password: Client not found',
+      'dynamic security: 1 of 3 commands refused by the broker:\n  - client nobody: set password: Client not found\n' +
+        '  1 later command not sent (they depend on the refused ones; the next run plans them again):\n  - delete role does-not-exist',
     );
+    expect((await readDynsecState(admin)).roles.map((r) => r.rolename)).toContain('fine-role');
     expect(err.message).not.toContain('nobody-pw-123');
     await admin.request('dynamic-security', [{ command: 'deleteRole', rolename: 'fine-role' }]);
   });

@@ -21,7 +21,8 @@ import { fanOut, type RunEvents } from '../../src/engine/reporter.js';
 import { runPlaybook } from '../../src/engine/runner.js';
 import { runSteps, type StepRunEnv } from '../../src/engine/step-runner.js';
 import { defineRole, type FactQuery, type HostContext, type Role, type RunOptions, type Step } from '../../src/engine/types.js';
-import { UnreachableError } from '../../src/errors.js';
+import { ControllerError, UnreachableError } from '../../src/errors.js';
+import { renderRecap } from '../../src/output/recap.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from '../../src/facts/gather-host-facts.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { zSecret } from '../../src/inventory/schema.js';
@@ -547,6 +548,32 @@ describe('runPlaybook: failures', () => {
     expect(summaryOf(r.report, 'h1')).toMatchObject({ state: 'failed', failed: 1, ok: 0 });
     expect(summaryOf(r.report, 'h1').error).toMatch(/^r1: s1: \[h1\] command failed \(exit 2\)/);
     expect(summaryOf(r.report, 'h2')).toMatchObject({ state: 'ok', changed: 3 });
+    expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
+  });
+
+  it('a controller failure every host shares (the exporter build) is reported once, as the controller\'s; each host only points at it', async () => {
+    // One build for all hosts, as roles/exporter/binary.ts does: the same rejected promise for every host.
+    let build: Promise<string> | undefined;
+    const controllerBuild = () =>
+      (build ??= Promise.reject(new Error('go build of github.com/sapcc/mosquitto-exporter failed: cannot find package'))).catch((err: unknown) => {
+        throw new ControllerError('exporter build', err);
+      });
+    const r1 = role('exporter', {
+      build: () => [{ name: 'upload binary', plan: async () => ({ changes: [{ summary: `upload ${await controllerBuild()}` }] }) }, action('after')],
+    });
+    const r = await run([play('p', 'h1,h2,h3', [r1])], { phases: ['build'] });
+    const full = 'controller: exporter build failed: go build of github.com/sapcc/mosquitto-exporter failed: cannot find package';
+    const controller = r.report.steps.filter((s) => s.controller);
+    expect(controller).toEqual([expect.objectContaining({ host: 'controller', role: 'exporter', step: 'upload binary', status: 'failed', message: full })]);
+    for (const h of ['h1', 'h2', 'h3']) {
+      expect(r.byHost(h).map((s) => [s.step, s.status, s.message])).toEqual([['upload binary', 'failed', "the controller's exporter build failed (reported once, as the controller's)"]]);
+      expect(summaryOf(r.report, h)).toMatchObject({ state: 'failed', failed: 1 });
+    }
+    expect(r.report.hosts.map((h) => h.host)).toEqual(['h1', 'h2', 'h3']);
+    const recap = renderRecap(r.report);
+    expect(recap.split(full).length - 1).toBe(1);
+    expect(recap).toContain('CONTROLLER FAILED');
+    expect(JSON.stringify(r.report).split('cannot find package').length - 1).toBe(1);
     expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
   });
 

@@ -24,8 +24,10 @@ const debian = parseHostFacts('mq1', fixture('debian12/host-facts.txt'));
 
 /** Plans a one-fact step from a fixture file. */
 function planFrom(step: Step, name: string, opts?: RecordedPlanOptions, code = 0): Promise<StepPlan> {
-  const [q] = step.facts ?? [];
-  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code } } : {}, opts);
+  const [q, ...more] = step.facts ?? [];
+  // A file with a backup also asks whether a backup copy lies beside it: none here.
+  const backups = Object.fromEntries(more.filter((m) => m.key.endsWith('.provision-prev')).map((m) => [m.key, { stdout: 'absent\n', code: 0 }]));
+  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code }, ...backups } : {}, opts);
 }
 function changes(p: StepPlan): Change[] {
   if (!('changes' in p)) throw new Error(`expected changes, got skip: ${p.skip}`);
@@ -124,7 +126,7 @@ describe('file', () => {
         `printf '%s' ${Buffer.from('listener 8883\n').toString('base64')} | base64 -d > "$t"`,
         'chown root:mosquitto "$t"',
         'chmod 0640 "$t"',
-        `if ! ( mosquitto-check "$t" ) >&2; then echo 'validation failed: mosquitto-check %s' >&2; exit 1; fi`,
+        `if ! out=$( ( mosquitto-check "$t" ) 2>&1 ); then { printf '%s\\n' 'validation of the new /etc/mosquitto/mosquitto.conf failed (the file stays as it was): ''mosquitto-check '"$t"''; printf '%s\\n' "$out" | tail -n 7; } >&2; exit 1; fi`,
         'if [ -f /etc/mosquitto/mosquitto.conf ]; then cp -p -- /etc/mosquitto/mosquitto.conf /etc/mosquitto/mosquitto.conf.provision-prev; fi',
         'mv -f -- "$t" /etc/mosquitto/mosquitto.conf',
         'trap - EXIT',
@@ -314,7 +316,7 @@ describe('firewall', () => {
       'load table inet provision (rules changed)',
       'enable nftables at boot',
     ]);
-    expect(scripts(p)[1]).toContain("if ! ( nft -c -f \"$t\" ) >&2");
+    expect(scripts(p)[1]).toContain('if ! out=$( ( nft -c -f "$t" ) 2>&1 )');
     expect(changes(p)[0]!.diff).toContain('+\t\tip saddr { 10.0.0.0/8 } tcp dport 9234 accept');
   });
 
@@ -333,7 +335,7 @@ describe('firewall', () => {
     expect(text).toContain('policy drop;');
     expect(text).toContain('ct state established,related accept');
     expect(text).toContain('iif "lo" accept');
-    expect(text).toContain('meta l4proto ipv6-icmp accept');
+    expect(text).toContain('meta l4proto icmpv6 accept');
     expect(text).toContain('ip saddr { 192.168.1.7 } udp dport 1883 accept comment "xy"');
     expect(text).toContain('ip6 saddr { 2001:db8::/32 } udp dport 1883 accept comment "xy"');
   });

@@ -170,7 +170,7 @@ table inet provision {
 \t\tct state invalid drop
 \t\tiif "lo" accept
 \t\tmeta l4proto icmp accept
-\t\tmeta l4proto ipv6-icmp accept
+\t\tmeta l4proto icmpv6 accept
 \t\ttcp dport 22 accept comment "SSH"
 \t\ttcp dport 8883 accept comment "MQTT over TLS"
 \t\tip saddr { 10.0.0.0/8 } tcp dport 9234 accept comment "Prometheus exporter"
@@ -178,7 +178,7 @@ table inet provision {
 \t}
 }
 `);
-    expect(writeSkeleton(s[1]!)).toContain(`chmod 0644 "$t"\nif ! ( nft -c -f "$t" ) >&2; then echo 'validation failed: nft -c -f %s' >&2; exit 1; fi\nmv -f -- "$t" /etc/nftables.d/provision.nft`);
+    expect(writeSkeleton(s[1]!)).toContain(`chmod 0644 "$t"\nif ! out=$( ( nft -c -f "$t" ) 2>&1 ); then { printf '%s\\n' 'validation of the new /etc/nftables.d/provision.nft failed (the file stays as it was): ''nft -c -f '"$t"''; printf '%s\\n' "$out" | tail -n 7; } >&2; exit 1; fi\nmv -f -- "$t" /etc/nftables.d/provision.nft`);
     expect(s.slice(2)).toEqual([
       `printf '\\n%s\\n' 'include "/etc/nftables.d/provision.nft"' >> /etc/nftables.conf`,
       'set -e\nnft -f /etc/nftables.d/provision.nft\nmkdir -p /var/lib/provision\nout=$(nft list table inet provision)\nprintf \'%s\\n\' "$out" | sha256sum | cut -c1-64 > /var/lib/provision/nftables.sha256',
@@ -194,6 +194,16 @@ table inet provision {
       expect(build.step.facts!.map((q) => q.key)).toEqual(['packages:ufw']);
       const conf = (await phaseSteps(fx, fx.plays.brokers, 'mq1', 'configure')).filter((s) => s.role === 'firewall');
       expect(conf.map((s) => s.step.name)).toEqual(['firewall (ufw)']);
+    } finally {
+      delete fx.inventory.hosts.get('mq1')!.vars.firewall_backend;
+    }
+  });
+
+  it('firewall_backend: firewalld on Debian installs netbase with it (firewalld resolves "tcp" through /etc/protocols)', async () => {
+    fx.inventory.hosts.get('mq1')!.vars.firewall_backend = 'firewalld';
+    try {
+      const build = (await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build')).find((s) => s.role === 'firewall')!;
+      expect(build.step.facts!.map((q) => q.key)).toEqual(['packages:firewalld,netbase']);
     } finally {
       delete fx.inventory.hosts.get('mq1')!.vars.firewall_backend;
     }

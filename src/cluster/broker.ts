@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { zPort, zSecret } from '../../src/inventory/schema.js';
+import { zMqttName, zMqttPassword, zPort } from '../inventory/schema.js';
 
 /** Variables several broker roles read; one definition so their types never disagree. */
 export const brokerVars = {
@@ -8,17 +8,17 @@ export const brokerVars = {
   /** Plain listener on the broker's private address for load-balancer traffic (TLS ends at HAProxy). */
   mqtt_lb_port: zPort.default(1884),
   mqtt_auth_backend: z.enum(['dynsec', 'password_file']).default('dynsec'),
-  mqtt_admin_user: z.string().min(1).default('provision-admin'),
-  mqtt_admin_password: zSecret.optional(),
-  mqtt_health_user: z.string().min(1).default('provision-health'),
-  mqtt_health_password: zSecret.optional(),
-  exporter_user: z.string().min(1).default('provision-exporter'),
-  exporter_password: zSecret.optional(),
+  mqtt_admin_user: zMqttName.default('provision-admin'),
+  mqtt_admin_password: zMqttPassword.optional(),
+  mqtt_health_user: zMqttName.default('provision-health'),
+  mqtt_health_password: zMqttPassword.optional(),
+  exporter_user: zMqttName.default('provision-exporter'),
+  exporter_password: zMqttPassword.optional(),
   exporter_port: zPort.default(9234),
   haproxy_metrics_port: zPort.default(8404),
   haproxy_peers_port: zPort.default(10000),
-  verify_user: z.string().min(1).default('provision-verify'),
-  verify_password: zSecret.optional(),
+  verify_user: zMqttName.default('provision-verify'),
+  verify_password: zMqttPassword.optional(),
 };
 
 export const BROKER_PATHS = {

@@ -1,7 +1,8 @@
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import type { HostContext } from '../../src/engine/types.js';
-import { buildExporterOnController, type ExporterBuildResult } from '../../src/exporter/controller-build.js';
+import type { HostContext } from '../engine/types.js';
+import { buildExporterOnController, type ExporterBuildResult } from '../exporter/controller-build.js';
+import { ControllerError } from '../errors.js';
 
 const builds = new Map<string, Promise<ExporterBuildResult>>();
 
@@ -18,6 +19,9 @@ export function controllerBuild(ctx: HostContext, o: { repoUrl: string; ref: str
       goarch,
       cacheDir: o.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'provision', 'exporter'),
       onProgress: (line) => ctx.progress(`exporter build: ${line}`),
+    }).catch((err: unknown) => {
+      // One build for every host: its failure is the controller's, reported once (see engine/step-runner.ts).
+      throw new ControllerError('exporter build', err);
     });
     builds.set(key, p);
   }

@@ -1,22 +1,19 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import type { HostContext } from '../../src/engine/types.js';
-import { ensureServerCert, type CertMaterial } from '../../src/pki/index.js';
+import type { HostContext } from '../engine/types.js';
+import { ensureServerCert, type CertMaterial } from '../pki/index.js';
+import type { tlsVars, VarsOf } from './variables.js';
 
-export interface TlsVars {
-  pki_dir?: string | undefined;
-  tls_key_type: 'ec' | 'rsa';
-  tls_extra_sans: string[];
-  tls_renew_before_days: number;
-  tls_ca_cert?: string | undefined;
-  tls_ca_key?: string | undefined;
-  cluster_vip?: string | undefined;
-}
+/** The certificate's variables, typed from the catalogue. */
+export type TlsVars = VarsOf<typeof tlsVars>;
 
 const cache = new Map<string, Promise<CertMaterial>>();
 
+/** `pki_dir` when unset: `pki/` in the inventory directory. */
+export const DEFAULT_PKI_DIR = 'pki';
+
 export function pkiDir(ctx: HostContext, vars: TlsVars): string {
-  return resolve(ctx.play.inventory.baseDir, vars.pki_dir ?? 'pki');
+  return resolve(ctx.play.inventory.baseDir, vars.pki_dir ?? DEFAULT_PKI_DIR);
 }
 
 /** Names a client may use for this host: inventory name, hostname, FQDN, addresses, plus extra names and the VIP. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { zPort } from '../../src/inventory/schema.js';
+import { zPort } from '../inventory/schema.js';
 
 export const DEFAULT_CEDALO_HA_PLUGIN = '/usr/lib/cedalo_mosquitto_ha.so';
 

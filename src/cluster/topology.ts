@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { isAbsent } from '../../src/engine/runner.js';
-import type { HostContext } from '../../src/engine/types.js';
+import { isAbsent } from '../engine/runner.js';
+import type { HostContext } from '../engine/types.js';
 
 /** Brokers the load balancers send traffic to: the `brokers` group minus hosts marked `state: absent`. */
 export function activeBrokers(ctx: HostContext): { name: string; address: string }[] {

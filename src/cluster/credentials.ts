@@ -1,11 +1,11 @@
-import type { HostContext } from '../../src/engine/types.js';
-import { generatedSecret } from '../../src/generated-secrets.js';
-import type { Secret } from '../../src/secrets.js';
+import type { HostContext } from '../engine/types.js';
+import { generatedSecret } from '../generated-secrets.js';
+import type { brokerVars, VarsOf } from './variables.js';
 
 /** The broker's own accounts: given in the inventory, or generated once and kept beside it. */
 export function systemCredentials(
   ctx: HostContext,
-  vars: { verify_user: string; verify_password?: Secret | undefined; mqtt_admin_user: string; mqtt_admin_password?: Secret | undefined; mqtt_health_user: string; mqtt_health_password?: Secret | undefined; exporter_user: string; exporter_password?: Secret | undefined },
+  vars: Pick<VarsOf<typeof brokerVars>, 'verify_user' | 'verify_password' | 'mqtt_admin_user' | 'mqtt_admin_password' | 'mqtt_health_user' | 'mqtt_health_password' | 'exporter_user' | 'exporter_password'>,
 ) {
   const dir = ctx.play.inventory.baseDir;
   const check = ctx.check;
