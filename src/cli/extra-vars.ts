@@ -3,7 +3,7 @@ import { parse, type ScalarTag } from 'yaml';
 import { InputError, OptionsError } from '../errors.js';
 import { Secret } from '../secrets.js';
 import { decryptFileText, VaultKeyring } from '../inventory/vault.js';
-import { YAML_LIMITS, checkFileSize } from '../inventory/yaml-values.js';
+import { YAML_LIMITS, ansibleTags, checkFileSize } from '../inventory/yaml-values.js';
 
 /** `-e k=v k2=v2`, `-e '{"k": 1}'` or `-e @vars.yaml`, merged left to right like ansible-playbook. */
 export function parseExtraVars(items: string[], vault: VaultKeyring = new VaultKeyring()): Record<string, unknown> {
@@ -18,7 +18,10 @@ export function parseExtraVars(items: string[], vault: VaultKeyring = new VaultK
         // A whole vault-encrypted file, or `!vault |` values in it (decrypted to Secrets).
         const vaultTag: ScalarTag = { tag: '!vault', resolve: (s: string) => new Secret(vault.decrypt(s, file), 'vault') as unknown as string };
         // maxAliasCount: the yaml package's own alias-bomb guard (its default, stated here because we rely on it).
-        parsed = parse(decryptFileText(readFileSync(file, 'utf8'), file, vault), { customTags: [vaultTag], maxAliasCount: 100 });
+        // Typed like the inventory's YAML (PyYAML 1.1, duplicate keys: the last wins), as ansible-playbook reads -e @file.
+        parsed = parse(decryptFileText(readFileSync(file, 'utf8'), file, vault), {
+          version: '1.1', customTags: (tags) => ansibleTags(tags).concat([vaultTag]), uniqueKeys: false, maxAliasCount: 100,
+        });
       } catch (err) {
         if (err instanceof InputError || (err as { exitKind?: string }).exitKind === 'input') throw err;
         const deep = err instanceof RangeError || /Maximum call stack/.test((err as Error).message);

@@ -1,9 +1,11 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isMap } from 'yaml';
 import { InputError } from '../errors.js';
 import { Secret } from '../secrets.js';
 import { expandHostRange, splitHostPort } from './host-range.js';
 import { parseIniInventory } from './ini-inventory.js';
+import { addListFormat, isInventoryScript, isListFormat, runInventoryScript } from './json-list-inventory.js';
 import { InventoryBuilder, type VarEntry } from './model.js';
 import { selectHosts } from './patterns.js';
 import { hostGroupsInOrder, winningVars, type VarsDir } from './precedence.js';
@@ -13,7 +15,8 @@ import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import { decryptFileText, type VaultKeyring } from './vault.js';
 import { loadVarsFor } from './vars-files.js';
 import { NO_LOCATION } from './var-source.js';
-import { checkFileSize, parseYamlFile } from './yaml-values.js';
+import { checkFileSize, parseYamlFile, type YamlFile } from './yaml-values.js';
+import { parseTomlInventory } from './toml-inventory.js';
 import { parseYamlInventory } from './yaml-inventory.js';
 
 export interface LoadInventoryOptions {
@@ -23,10 +26,12 @@ export interface LoadInventoryOptions {
   extraVars?: Record<string, unknown>;
   /** Vault passwords for encrypted files and `!vault` values (none: such content is an error naming it). */
   vault?: VaultKeyring;
+  /** Told about what Ansible warns about while reading (duplicate YAML keys); default: `[WARNING]: …` on stderr. */
+  warn?: (message: string) => void;
 }
 
-/** Files Ansible skips when an inventory source is a directory. */
-const IGNORED = /^\.|^(host_vars|group_vars|vars_plugins)$|(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$/;
+/** Files Ansible skips when an inventory source is a directory (its INVENTORY_IGNORE_EXTS default, `.ini` included). */
+const IGNORED = /^\.|^(host_vars|group_vars|vars_plugins)$|(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.ini|\.cfg|\.retry)$/;
 
 /**
  * Load one or more Ansible inventories (`-i` files or directories; YAML or INI) with their group_vars/ and host_vars/,
@@ -41,6 +46,14 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   const hostFile = new Map<string, string>();
 
   const parseFile = async (file: string) => {
+    if (isInventoryScript(file)) {
+      // Ansible's script plugin comes before the file parsers: an executable inventory is run with --list.
+      files.push(file);
+      const before = new Set(b.hostOrder);
+      await runInventoryScript(file, b);
+      for (const h of b.hostOrder) if (!before.has(h)) hostFile.set(h, file);
+      return;
+    }
     let text: string;
     try {
       checkFileSize(file, (await stat(file)).size, 'the inventory file');
@@ -53,7 +66,8 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
     files.push(file);
     const before = new Set(b.hostOrder);
     const baseDir = path.dirname(path.resolve(file));
-    if (looksLikeYaml(file, text)) parseYamlInventory(parseYamlFile(file, text, baseDir), b);
+    if (path.extname(file).toLowerCase() === '.toml') parseTomlInventory(file, text, b);
+    else if (looksLikeYaml(file, text)) await parseYamlOrListInventory(parseYamlFile(file, text, baseDir, opts.warn), b);
     else parseIniInventory(file, text, baseDir, b);
     for (const h of b.hostOrder) if (!before.has(h)) hostFile.set(h, file);
   };
@@ -90,9 +104,22 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   }
   b.finish();
 
-  const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b, opts.vault);
+  const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b, opts.vault, opts.warn);
   const extra = extraEntries(opts.extraVars ?? {});
   return assemble(b, dirs, extra, env, files, hostFile, path.resolve(varDirs[0] ?? '.'), opts.vault);
+}
+
+/**
+ * A YAML/JSON inventory, or the JSON of `ansible-inventory --list` saved to a file (recognised by `_meta.hostvars`).
+ * Ansible itself reads that JSON only from a script; provision reads it as a file too, so `--list > inv.json` works.
+ */
+async function parseYamlOrListInventory(y: YamlFile, b: InventoryBuilder): Promise<void> {
+  const root = y.doc.contents;
+  if (isMap(root) && root.has('_meta')) {
+    const data: unknown = y.doc.toJS({ maxAliasCount: 100 });
+    if (isListFormat(data)) return addListFormat(data, y.file, b);
+  }
+  parseYamlInventory(y, b);
 }
 
 /** YAML when the extension says so, or when the text is a mapping such as `all:`; INI otherwise (like Ansible's plugin chain). */
@@ -124,7 +151,7 @@ function addHostList(list: string, b: InventoryBuilder): void {
   }
 }
 
-async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuilder, vault: VaultKeyring | undefined): Promise<VarsDir[]> {
+async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuilder, vault: VaultKeyring | undefined, warn?: (message: string) => void): Promise<VarsDir[]> {
   const display = new Map(shown.map((d) => [path.resolve(d), d]));
   const out: VarsDir[] = [];
   for (const abs of absDirs) {
@@ -132,11 +159,11 @@ async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuil
     const groupVars = new Map<string, Map<string, VarEntry>>();
     const hostVars = new Map<string, Map<string, VarEntry>>();
     for (const g of b.groups.keys()) {
-      const vars = await loadVarsFor(path.join(dir, 'group_vars'), g, vault);
+      const vars = await loadVarsFor(path.join(dir, 'group_vars'), g, vault, warn);
       if (vars) groupVars.set(g, vars);
     }
     for (const h of b.hosts.keys()) {
-      const vars = await loadVarsFor(path.join(dir, 'host_vars'), h, vault);
+      const vars = await loadVarsFor(path.join(dir, 'host_vars'), h, vault, warn);
       if (vars) hostVars.set(h, vars);
     }
     out.push({ groupVars, hostVars });

@@ -13,12 +13,12 @@ const EXTENSIONS = ['.yml', '.yaml', '.json'];
  * for a name, the first of `<name>`, `<name>.yml`, `<name>.yaml`, `<name>.json` that exists;
  * a directory is read recursively in lexical order (hidden files and `~` backups skipped). Later files win.
  */
-export async function loadVarsFor(dir: string, name: string, vault?: VaultKeyring): Promise<Map<string, VarEntry> | undefined> {
+export async function loadVarsFor(dir: string, name: string, vault?: VaultKeyring, warn?: (message: string) => void): Promise<Map<string, VarEntry> | undefined> {
   const files = await findVarsFiles(dir, name);
   if (files.length === 0) return undefined;
   const vars = new Map<string, VarEntry>();
   for (const file of files) {
-    for (const [k, v] of await loadVarsFile(file, vault)) vars.set(k, v);
+    for (const [k, v] of await loadVarsFile(file, vault, warn)) vars.set(k, v);
   }
   return vars;
 }
@@ -57,7 +57,7 @@ async function dirVarsFiles(dir: string): Promise<string[]> {
 }
 
 /** A vars file: a YAML/JSON mapping of variable names to values (empty file = no variables), vault-encrypted or not. */
-export async function loadVarsFile(file: string, vault?: VaultKeyring): Promise<Map<string, VarEntry>> {
+export async function loadVarsFile(file: string, vault?: VaultKeyring, warn?: (message: string) => void): Promise<Map<string, VarEntry>> {
   let text: string;
   try {
     checkFileSize(file, (await stat(file)).size, 'the variables file');
@@ -66,7 +66,7 @@ export async function loadVarsFile(file: string, vault?: VaultKeyring): Promise<
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot read variables file: ${(e as Error).message}`, file);
   }
-  const y = parseYamlFile(file, decryptFileText(text, file, vault), path.dirname(file));
+  const y = parseYamlFile(file, decryptFileText(text, file, vault), path.dirname(file), warn);
   const root = deref(y, y.doc.contents);
   const vars = new Map<string, VarEntry>();
   if (root === null || (isScalar(root) && root.value === null)) return vars;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { UnresolvedVar } from '../../src/inventory/markers.js';
-import { ansibleListHosts } from '../support/real-ansible.js';
+import { ansibleInventory, ansibleListHosts } from '../support/real-ansible.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { MASK, isSecret, redact } from '../../src/secrets.js';
 
@@ -145,17 +145,20 @@ describe('YAML and INI formats', () => {
     expect(inv.baseDir).toBe(path.join(dir, 'a'));
   });
 
-  it('loads a directory source (every file in it) and an Ansible host list', async () => {
+  it('loads a directory source (its files but those Ansible ignores, .ini too) and an Ansible host list', async () => {
     const dir = tree({
-      'inv/01-brokers.ini': '[mqtt]\nmq1\n',
+      'inv/01-brokers': '[mqtt]\nmq1\n',
+      'inv/03-old.ini': '[mqtt]\nmq9\n',
+      'inv/04-old.cfg': '[mqtt]\nmq8\n',
       'inv/02-lb.yml': 'all:\n  children:\n    lb:\n      hosts: {lb1: }\n',
       'inv/README.md': 'not an inventory',
       'inv/group_vars/all.yml': 'site: dc1\n',
     });
     const inv = await loadInventory([path.join(dir, 'inv')], { env: {} });
     // Ansible's order of `all`: YAML's `all: children: lb` makes lb a child of all while parsing, the INI group
-    // joins all only at the end (checked with ansible 2.14 on the same files, 01-brokers named without .ini).
+    // joins all only at the end; `.ini` and `.cfg` files are in Ansible's INVENTORY_IGNORE_EXTS (checked with ansible 2.14).
     expect(inv.hostOrder).toEqual(['lb1', 'mq1']);
+    expect(JSON.parse(ansibleInventory([path.join(dir, 'inv')], ['--list'])).mqtt.hosts).toEqual(['mq1']);
     expect(v(inv, 'lb1', 'site')).toBe('dc1');
     const list = await loadInventory(['10.0.0.1,mq2:2222,'], { env: {} });
     expect(list.hostOrder).toEqual(['10.0.0.1', 'mq2']);
@@ -414,7 +417,6 @@ describe('locating values', () => {
 
 /** Bad inventories: [file under bad/, line, column, message fragment]. */
 const BAD: [string, number, number, string][] = [
-  ['duplicate-key.yml', 5, 7, 'duplicate key'],
   ['syntax-error.yml', 5, 5, 'YAML syntax error'],
   ['hosts-as-list.yml', 5, 9, "'hosts' of group 'mqtt' must be a mapping, got a list"],
   ['host-name-not-string.yml', 6, 9, 'host name in group \'mqtt\' must be a string, got number 1234'],
@@ -447,6 +449,13 @@ describe('bad inventories', () => {
     expect(`${e.file}:${e.line}:${e.column}`).toBe(`${path.normalize(expectedFile)}:${line}:${column}`);
     expect(e.problem).toContain(fragment);
     expect(e.message.startsWith(`${path.normalize(expectedFile)}:${line}:${column}`)).toBe(true);
+  });
+
+  it('a duplicate YAML key is a warning naming file:line:column, and the last value wins (as Ansible)', async () => {
+    const warnings: string[] = [];
+    const inv = await loadInventory([`${FIX}/duplicate-key.yml`], { env: {}, warn: (m) => warnings.push(m) });
+    expect(inv.hosts.get('mq1')!.vars.ansible_host).toBe('10.0.0.2');
+    expect(warnings).toEqual([`${FIX}/duplicate-key.yml:5:7: found a duplicate dict key (ansible_host). Using last defined value only.`]);
   });
 
   it('an inline !vault value without a password fails where it is used, naming file:line:column', async () => {
