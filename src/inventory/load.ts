@@ -217,6 +217,6 @@ function assemble(
     groups,
     hostOrder,
     rawVars: (host: string) => rawVars.get(host) ?? new Map(),
-    selectHosts: (pattern: string, warn?: (message: string) => void) => selectHosts(pattern, { groups, hostOrder, ...(warn ? { warn } : {}) }),
+    selectHosts: (pattern: string, warn?: (message: string) => void) => selectHosts(pattern, { groups, hostOrder, declared: [...b.hostOrder], ...(warn ? { warn } : {}) }),
   };
 }

@@ -6,6 +6,8 @@ import type { InventoryGroup } from './types.js';
 interface PatternScope {
   groups: Map<string, InventoryGroup>;
   hostOrder: string[];
+  /** Hosts in the order first declared (Ansible's inventory.hosts): what name/glob/regex matching of hosts walks. */
+  declared?: string[];
   /** Told about a pattern part that matches nothing (default: a warning on stderr, like Ansible's). */
   warn?: (message: string) => void;
 }
@@ -79,7 +81,7 @@ function matchOne(pattern: string, inv: PatternScope): string[] {
     }
   }
   if (!matchedGroup || expr[0] === '~' || /[.?*[]/.test(expr)) {
-    for (const h of inv.hostOrder) if (re.test(h)) add(h);
+    for (const h of inv.declared ?? inv.hostOrder) if (re.test(h)) add(h);
   }
   const results = [...found];
   if (!matchedGroup && results.length === 0) throw new NoMatch('');
