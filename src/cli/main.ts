@@ -1,4 +1,5 @@
 import { errorMessage } from '../engine/step-runner.js';
+import { findAnsibleCfg, readAnsibleCfg } from './ansible-cfg.js';
 import { exitCodeForError } from './exit-codes.js';
 import { HELP, parseRunOptions } from './options.js';
 import { version } from './version.js';
@@ -15,7 +16,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const sub = argv[0] && SUBCOMMANDS[argv[0]];
     if (sub) return await sub(argv.slice(1));
-    const o = parseRunOptions(argv);
+    const cfgFile = findAnsibleCfg();
+    const o = parseRunOptions(argv, cfgFile ? readAnsibleCfg(cfgFile) : undefined);
     if (o.help) {
       process.stdout.write(`${HELP}\n`);
       return 0;

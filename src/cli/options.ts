@@ -2,6 +2,9 @@ import { parseArgs } from 'node:util';
 import { OptionsError } from '../errors.js';
 import { isPhase, PHASES, type Phase } from '../engine/phase.js';
 import { DEFAULT_LOCK_WAIT_SECONDS } from '../controller/run-lock.js';
+import type { ConnectionDefaults } from '../inventory/connection.js';
+import { shlexSplit } from '../inventory/shlex.js';
+import type { AnsibleCfg } from './ansible-cfg.js';
 
 export interface RunCliOptions {
   inventories: string[];
@@ -25,6 +28,14 @@ export interface RunCliOptions {
   vault?: VaultCliOptions;
   /** Seconds to wait for another run's lock on the inventory (0: fail at once, exit 5). */
   waitLockSeconds?: number;
+  /** ansible-playbook's connection flags and ansible.cfg's keys; a host's variables override them. */
+  connection?: ConnectionDefaults;
+  /** `-K/--ask-become-pass`: prompt once for the become (sudo) password. */
+  askBecomePass?: boolean;
+  /** `--syntax-check`: read inventory and playbook, report errors, contact nothing. */
+  syntaxCheck?: boolean;
+  /** The ansible.cfg that was read, if any. */
+  ansibleCfg?: AnsibleCfg;
 }
 
 export interface VaultCliOptions {
@@ -75,13 +86,34 @@ export const RUN_OPTIONS = {
   plain: { type: 'boolean' },
   ...VAULT_OPTIONS,
   'wait-lock': { type: 'string' },
+  // ansible-playbook's flags, spelled as it spells them.
+  user: { type: 'string', short: 'u' },
+  'private-key': { type: 'string' },
+  'key-file': { type: 'string' },
+  become: { type: 'boolean', short: 'b' },
+  'become-user': { type: 'string' },
+  'ask-become-pass': { type: 'boolean', short: 'K' },
+  'ssh-common-args': { type: 'string' },
+  timeout: { type: 'string', short: 'T' },
+  'syntax-check': { type: 'boolean' },
+  'flush-cache': { type: 'boolean' },
+  'list-tags': { type: 'boolean' },
+  'start-at-task': { type: 'string' },
+  step: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
 
 const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
 
-export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean; version: boolean } {
+/** ansible-playbook flags that have no meaning for provision's converging steps: refused with what to use instead. */
+const NOT_SUPPORTED: Record<string, string> = {
+  'list-tags': 'use --list-tasks (it shows the TAGS of every step; role and phase names are tags too)',
+  'start-at-task': 'every step converges, so a rerun skips what is done; narrow a run with --tags or --phase',
+  step: 'there is no interactive mode; preview a run with --check --diff',
+};
+
+export function parseRunOptions(argv: string[], cfg?: AnsibleCfg): RunCliOptions & { help: boolean; version: boolean } {
   let values: ReturnType<typeof parseArgs<{ options: typeof RUN_OPTIONS; args: string[]; allowPositionals: true }>>['values'];
   let positionals: string[];
   try {
@@ -93,12 +125,16 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
   const phases = values.phase === undefined ? [...PHASES] : list(values.phase);
   if (phases.length === 0) throw new OptionsError(`--phase needs at least one of ${PHASES.join(', ')}`);
   for (const p of phases) if (!isPhase(p)) throw new OptionsError(`--phase: unknown phase '${p}' (phases: ${PHASES.join(', ')})`);
-  const forks = values.forks === undefined ? 10 : Number(values.forks);
+  for (const [flag, instead] of Object.entries(NOT_SUPPORTED)) {
+    if (values[flag as keyof typeof values] !== undefined) throw new OptionsError(`--${flag} is not supported: ${instead}`);
+  }
+  const forks = values.forks === undefined ? cfg?.forks ?? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1 || forks > 500) throw new OptionsError(`--forks must be a whole number from 1 to 500, got '${values.forks}'`);
   const waitLock = values['wait-lock'];
   if (waitLock !== undefined && !/^\d{1,6}$/.test(waitLock)) throw new OptionsError(`--wait-lock takes whole seconds (--wait-lock=SECONDS), got '${waitLock}'`);
+  const connection = connectionDefaults(values, cfg);
   const out = {
-    inventories: values.inventory ?? [],
+    inventories: values.inventory ?? cfg?.inventory ?? [],
     phases: PHASES.filter((p) => phases.includes(p)),
     tags: list(values.tags),
     skipTags: list(values['skip-tags']),
@@ -108,7 +144,8 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     listHosts: Boolean(values['list-hosts']),
     listTasks: Boolean(values['list-tasks']),
     verbose: Boolean(values.verbose),
-    acceptNewHostKeys: Boolean(values['accept-new-host-keys']),
+    // host_key_checking = False: unknown keys are recorded; a changed key is still refused (provision never skips it).
+    acceptNewHostKeys: Boolean(values['accept-new-host-keys']) || cfg?.hostKeyChecking === false,
     extraVars: values['extra-vars'] ?? [],
     plain: Boolean(values.plain),
     help: Boolean(values.help),
@@ -119,14 +156,51 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     ...(values['known-hosts'] ? { knownHosts: values['known-hosts'] } : {}),
     ...(vaultGiven(values) ? { vault: vaultCliOptions(values) } : {}),
     ...(waitLock !== undefined ? { waitLockSeconds: Number(waitLock) } : {}),
+    ...(Object.keys(connection).length ? { connection } : {}),
+    ...(values['ask-become-pass'] ? { askBecomePass: true } : {}),
+    ...(values['syntax-check'] ? { syntaxCheck: true } : {}),
+    ...(cfg ? { ansibleCfg: cfg } : {}),
   };
-  if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (see provision --help)');
+  if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (or [defaults] inventory in ansible.cfg; see provision --help)');
   return out;
+}
+
+/** Command-line flags over ansible.cfg, as in Ansible (and a host's variables over both, in connectionSpecFor). */
+function connectionDefaults(values: { user?: string; 'private-key'?: string; 'key-file'?: string; become?: boolean; 'become-user'?: string; 'ssh-common-args'?: string; timeout?: string }, cfg?: AnsibleCfg): ConnectionDefaults {
+  const c: ConnectionDefaults = {};
+  const user = values.user ?? cfg?.remoteUser;
+  if (user !== undefined) c.user = user;
+  const key = values['private-key'] ?? values['key-file'] ?? cfg?.privateKeyFile;
+  if (key !== undefined) c.privateKeyFile = key;
+  if (values.become || cfg?.become !== undefined) c.become = Boolean(values.become || cfg?.become);
+  const becomeUser = values['become-user'] ?? cfg?.becomeUser;
+  if (becomeUser !== undefined) c.becomeUser = becomeUser;
+  if (values['ssh-common-args'] !== undefined) {
+    try {
+      shlexSplit(values['ssh-common-args']);
+    } catch (e) {
+      throw new OptionsError(`--ssh-common-args: ${(e as Error).message}`);
+    }
+    c.sshCommonArgs = values['ssh-common-args'];
+  }
+  if (values.timeout !== undefined) {
+    if (!/^\d{1,5}$/.test(values.timeout) || Number(values.timeout) < 1) throw new OptionsError(`-T/--timeout takes whole seconds (at least 1), got '${values.timeout}'`);
+    c.timeoutSeconds = Number(values.timeout);
+  } else if (cfg?.timeout !== undefined) c.timeoutSeconds = cfg.timeout;
+  return c;
 }
 
 /** `--wait-lock` has an optional value (parseArgs has none): a bare `--wait-lock` means the default wait. */
 function withWaitLockDefault(argv: string[]): string[] {
-  return argv.map((a) => (a === '--wait-lock' ? `--wait-lock=${DEFAULT_LOCK_WAIT_SECONDS}` : a));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--wait-lock') out.push(`--wait-lock=${DEFAULT_LOCK_WAIT_SECONDS}`);
+    // ssh arguments start with '-' ("-o ProxyJump=b"), which parseArgs would take for an option: keep them the value.
+    else if (a === '--ssh-common-args' && i + 1 < argv.length) out.push(`--ssh-common-args=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
 }
 
 export const HELP = `provision — agentless provisioning over SSH for a secured, highly available Mosquitto cluster
@@ -158,6 +232,14 @@ Options:
       --known-hosts FILE   known_hosts file (default ~/.ssh/known_hosts, or provision_known_hosts_file)
       --accept-new-host-keys  record unknown host keys (like OpenSSH accept-new); changed keys are always refused
       --plain              line output even on a terminal
+  -u, --user USER          SSH user where a host sets no ansible_user (ansible.cfg: remote_user)
+      --private-key FILE   SSH key where a host sets no ansible_private_key_file (ansible.cfg: private_key_file)
+  -b, --become             become (sudo) where a host sets no ansible_become; --become-user USER (default root)
+  -K, --ask-become-pass    prompt once for the sudo password (no echo)
+      --ssh-common-args A  ssh arguments where a host sets no ansible_ssh_common_args (ProxyJump, UserKnownHostsFile)
+  -T, --timeout SECONDS    SSH connect timeout (default 10)
+      --syntax-check       read inventory and playbook, report errors, contact no host
+      --flush-cache        accepted, does nothing (provision keeps no fact cache)
       --wait-lock[=SECONDS]  wait for another run on the same inventory (default ${DEFAULT_LOCK_WAIT_SECONDS} s) instead of exit 5
   -v, --verbose            show ok/skipped steps and progress lines
   -h, --help               this help

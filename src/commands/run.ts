@@ -8,21 +8,30 @@ import { loadPlaybook, resolvePlaybookPath, type Playbook } from '../engine/play
 import { projectDir } from '../engine/project.js';
 import { fanOut, type Reporter } from '../engine/reporter.js';
 import { runPlaybook } from '../engine/runner.js';
-import { connectionSpecFor } from '../inventory/connection.js';
+import { connectionSpecFor, type ConnectionDefaults, type ConnectionSpec } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
-import { loadVaultKeyring } from '../inventory/vault-secrets.js';
-import type { Inventory } from '../inventory/types.js';
+import { loadVaultKeyring, promptHidden } from '../inventory/vault-secrets.js';
+import type { Inventory, InventoryHost } from '../inventory/types.js';
 import { listHosts, listTasks } from '../output/listings.js';
 import { listrRenderer } from '../output/listr-renderer.js';
 import { plainRenderer } from '../output/plain-renderer.js';
 import { renderRecap } from '../output/recap.js';
-import { redact } from '../secrets.js';
+import { Secret, redact } from '../secrets.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
+  if (o.verbose && o.ansibleCfg) {
+    const ignored = o.ansibleCfg.ignored;
+    process.stderr.write(`provision: using ${o.ansibleCfg.file}${ignored.length ? `; ignoring keys provision does not read: ${ignored.join(', ')}` : ''}\n`);
+  }
   const vault = await loadVaultKeyring(o.vault ?? {});
   const inventory = await loadInventory(o.inventories, { extraVars: parseExtraVars(o.extraVars, vault), vault });
   const playbook = await loadPlaybook(resolvePlaybookPath(o.playbook));
+  if (o.syntaxCheck) {
+    // ansible-playbook --syntax-check prints the playbook's name; errors above already exited 4.
+    process.stdout.write(`\nplaybook: ${resolvePlaybookPath(o.playbook)}\n`);
+    return 0;
+  }
   if (o.listHosts) {
     process.stdout.write(`${listHosts(inventory, playbook, o.limit)}\n`);
     return 0;
@@ -32,7 +41,10 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
     return 0;
   }
   // Bad connection variables (ansible_port: 0, …) are input errors, reported before any host is touched.
-  for (const name of inventory.selectHosts(o.limit ?? 'all')) connectionSpecFor(inventory.hosts.get(name)!, inventory.files[0]!);
+  const defaults: ConnectionDefaults = { ...o.connection };
+  if (o.askBecomePass) defaults.becomePassword = new Secret(await promptHidden('BECOME password: ', 'set ansible_become_password instead, e.g. { from_env: NAME }'), 'become');
+  const spec = (host: InventoryHost) => connectionSpecFor(host, inventory.files[0]!, process.env, defaults);
+  for (const name of inventory.selectHosts(o.limit ?? 'all')) spec(inventory.hosts.get(name)!);
   // Every run that connects to hosts holds the inventory's lock, --check too (a concurrent run would make its
   // answer wrong); the listings above and `verify` read nothing the lock protects.
   const lock = await acquireRunLock(inventory.baseDir, {
@@ -41,13 +53,15 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
     progress: (line) => process.stderr.write(`provision: ${line}\n`),
   });
   try {
-    return await runLocked(o, inventory, playbook, extraReporters);
+    return await runLocked(o, inventory, playbook, extraReporters, spec);
   } finally {
     lock.release();
   }
 }
 
-async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playbook, extraReporters: Reporter[]): Promise<number> {
+async function runLocked(
+  o: RunCliOptions, inventory: Inventory, playbook: Playbook, extraReporters: Reporter[], spec: (host: InventoryHost) => ConnectionSpec,
+): Promise<number> {
   const tty = process.stdout.isTTY && !o.plain && !process.env.CI;
   const renderer = tty ? listrRenderer({ diff: o.diff, verbose: o.verbose }) : plainRenderer({ diff: o.diff, verbose: o.verbose });
   const report = await runPlaybook({
@@ -58,7 +72,7 @@ async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playb
     options: { check: o.check, diff: o.diff, forks: o.forks, tags: o.tags, skipTags: o.skipTags, verbose: o.verbose },
     events: fanOut([renderer, ...extraReporters]),
     connect: (host) =>
-      SshTransport.connect(connectionSpecFor(host, inventory.files[0]!), {
+      SshTransport.connect(spec(host), {
         ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
         acceptNewHostKeys: o.acceptNewHostKeys,
       }),

@@ -25,10 +25,26 @@ export interface ConnectionSpec {
 type Jump = NonNullable<ConnectionSpec['jump']>;
 
 /**
+ * Connection settings from the command line (`-u`, `--private-key`, `-b`, `--become-user`, `-K`,
+ * `--ssh-common-args`, `-T`) or ansible.cfg: as in Ansible, a host's connection variables override them.
+ */
+export interface ConnectionDefaults {
+  user?: string;
+  privateKeyFile?: string;
+  become?: boolean;
+  becomeUser?: string;
+  becomePassword?: Secret;
+  sshCommonArgs?: string;
+  timeoutSeconds?: number;
+}
+
+/**
  * How to reach a host, from Ansible's connection variables. When Ansible accepts several names for one setting,
  * the later name of its list wins, as in Ansible (e.g. `ansible_ssh_host` over `ansible_host`).
  */
-export function connectionSpecFor(host: InventoryHost, inventoryFile: string, env: NodeJS.ProcessEnv = process.env): ConnectionSpec {
+export function connectionSpecFor(
+  host: InventoryHost, inventoryFile: string, env: NodeJS.ProcessEnv = process.env, defaults: ConnectionDefaults = {},
+): ConnectionSpec {
   const r = new VarReader(host, inventoryFile);
   const home = env.HOME || os.homedir();
   const localUser = () => currentUser(env);
@@ -38,26 +54,29 @@ export function connectionSpecFor(host: InventoryHost, inventoryFile: string, en
     throw r.error('ansible_connection', `connection '${connection}' is not supported: provision connects over SSH (use ssh, or leave it unset)`);
   }
 
-  const user = r.string(['ansible_user', 'ansible_ssh_user']) ?? localUser();
-  const keyFile = r.string(['ansible_private_key_file', 'ansible_ssh_private_key_file']);
+  const user = r.string(['ansible_user', 'ansible_ssh_user']) ?? defaults.user ?? localUser();
+  const keyFile = r.string(['ansible_private_key_file', 'ansible_ssh_private_key_file']) ?? defaults.privateKeyFile;
   const privateKeyPath = keyFile !== undefined ? expandHome(keyFile, home) : undefined;
-  const sshArgs = [...r.args('ansible_ssh_common_args'), ...r.args('ansible_ssh_extra_args')];
+  const commonArgs = host.vars.ansible_ssh_common_args === undefined && defaults.sshCommonArgs !== undefined
+    ? shlexSplit(defaults.sshCommonArgs).map((w) => ({ text: w.text, from: '--ssh-common-args' }))
+    : r.args('ansible_ssh_common_args');
+  const sshArgs = [...commonArgs, ...r.args('ansible_ssh_extra_args')];
 
   const spec: ConnectionSpec = {
     host: host.name,
     address: r.string(['ansible_host', 'ansible_ssh_host']) ?? host.name,
     port: r.port(['ansible_port', 'ansible_ssh_port']) ?? 22,
     user,
-    become: r.bool(['ansible_become']) ?? false,
-    becomeUser: r.string(['ansible_become_user']) ?? 'root',
-    connectTimeoutMs: (r.seconds(['ansible_timeout', 'ansible_ssh_timeout']) ?? 10) * 1000,
+    become: r.bool(['ansible_become']) ?? defaults.become ?? false,
+    becomeUser: r.string(['ansible_become_user']) ?? defaults.becomeUser ?? 'root',
+    connectTimeoutMs: (r.seconds(['ansible_timeout', 'ansible_ssh_timeout']) ?? defaults.timeoutSeconds ?? 10) * 1000,
   };
   if (privateKeyPath) spec.privateKeyPath = privateKeyPath;
 
   const known = r.string(['provision_known_hosts_file']) ?? sshOption(sshArgs.map((a) => a.text), 'UserKnownHostsFile');
   if (known) spec.knownHostsFile = expandHome(known, home);
 
-  const becomePassword = r.secret(['ansible_become_password', 'ansible_become_pass']);
+  const becomePassword = r.secret(['ansible_become_password', 'ansible_become_pass']) ?? defaults.becomePassword;
   if (becomePassword) spec.becomePassword = becomePassword;
 
   const jumpKey = r.string(['provision_jump_private_key_file']);

@@ -87,9 +87,9 @@ function isExecutable(file: string): boolean {
 }
 
 /** Reads one line from the terminal without echoing it; refuses when there is no terminal. */
-export function promptHidden(question: string): Promise<string> {
+export function promptHidden(question: string, instead = 'use --vault-password-file instead'): Promise<string> {
   const input = process.stdin;
-  if (!input.isTTY) return Promise.reject(new OptionsError(`${question.replace(/:\s*$/, '')}: asked for, but stdin is not a terminal (use --vault-password-file instead)`));
+  if (!input.isTTY) return Promise.reject(new OptionsError(`${question.replace(/:\s*$/, '')}: asked for, but stdin is not a terminal (${instead})`));
   return new Promise((resolve, reject) => {
     process.stderr.write(question);
     let typed = '';
