@@ -10,6 +10,7 @@ const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   verify: async (args) => (await import('../commands/verify.js')).verifyCommand(args),
   demo: async (args) => (await import('../commands/demo.js')).demoCommand(args),
   inventory: async (args) => (await import('../commands/inventory.js')).inventoryCommand(args),
+  exec: async (args) => (await import('../commands/exec.js')).execCommand(args),
 };
 
 export async function main(argv: string[]): Promise<number> {

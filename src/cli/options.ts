@@ -66,6 +66,18 @@ export function vaultCliOptions(values: { 'vault-password-file'?: string[]; 'vau
   };
 }
 
+/** ansible-playbook's connection flags, spelled as it spells them (run and exec). */
+export const CONNECTION_OPTIONS = {
+  user: { type: 'string', short: 'u' },
+  'private-key': { type: 'string' },
+  'key-file': { type: 'string' },
+  become: { type: 'boolean', short: 'b' },
+  'become-user': { type: 'string' },
+  'ask-become-pass': { type: 'boolean', short: 'K' },
+  'ssh-common-args': { type: 'string' },
+  timeout: { type: 'string', short: 'T' },
+} as const;
+
 export const RUN_OPTIONS = {
   inventory: { type: 'string', short: 'i', multiple: true },
   playbook: { type: 'string' },
@@ -86,15 +98,7 @@ export const RUN_OPTIONS = {
   plain: { type: 'boolean' },
   ...VAULT_OPTIONS,
   'wait-lock': { type: 'string' },
-  // ansible-playbook's flags, spelled as it spells them.
-  user: { type: 'string', short: 'u' },
-  'private-key': { type: 'string' },
-  'key-file': { type: 'string' },
-  become: { type: 'boolean', short: 'b' },
-  'become-user': { type: 'string' },
-  'ask-become-pass': { type: 'boolean', short: 'K' },
-  'ssh-common-args': { type: 'string' },
-  timeout: { type: 'string', short: 'T' },
+  ...CONNECTION_OPTIONS,
   'syntax-check': { type: 'boolean' },
   'flush-cache': { type: 'boolean' },
   'list-tags': { type: 'boolean' },
@@ -165,6 +169,11 @@ export function parseRunOptions(argv: string[], cfg?: AnsibleCfg): RunCliOptions
   return out;
 }
 
+/** The connection flags alone (exec reads no ansible.cfg keys but these). */
+export function connectionDefaultsFromFlags(values: Parameters<typeof connectionDefaults>[0]): ConnectionDefaults {
+  return connectionDefaults(values);
+}
+
 /** Command-line flags over ansible.cfg, as in Ansible (and a host's variables over both, in connectionSpecFor). */
 function connectionDefaults(values: { user?: string; 'private-key'?: string; 'key-file'?: string; become?: boolean; 'become-user'?: string; 'ssh-common-args'?: string; timeout?: string }, cfg?: AnsibleCfg): ConnectionDefaults {
   const c: ConnectionDefaults = {};
@@ -211,6 +220,7 @@ Usage:
   provision sandbox up N | down | status    local Debian 12 test hosts (root, Linux)
   provision demo [down]                     sandbox + full HA cluster + verify, in one command
   provision inventory -i INV --list | --graph [GROUP] | --host H   what ansible-inventory prints
+  provision exec PATTERN -i INV [-b] -- COMMAND   a shell command on each host (ansible PATTERN -m shell -a)
 
 Options:
   -i, --inventory FILE     Ansible inventory (YAML or INI); repeatable

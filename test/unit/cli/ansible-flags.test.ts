@@ -51,6 +51,15 @@ describe('ansible-playbook flags', () => {
   });
 });
 
+describe('provision exec (options; the runs themselves: test/e2e/exec.test.ts)', () => {
+  it('needs one pattern and a command after --, each refused with exit 5 before anything is read', async () => {
+    const none = await provision(['exec', '-i', 'nosuch.yml', '--', 'uptime']);
+    expect({ code: none.code, err: none.stderr }).toMatchObject({ code: 5, err: expect.stringContaining('needs one PATTERN') });
+    const empty = await provision(['exec', 'all', '-i', 'nosuch.yml', '--']);
+    expect({ code: empty.code, err: empty.stderr }).toMatchObject({ code: 5, err: expect.stringContaining("needs a COMMAND after '--'") });
+  });
+});
+
 describe('ansible.cfg', () => {
   const CFG = [
     '# comment', '[defaults]', 'inventory = inv/hosts.yml, more.ini', 'remote_user = deploy', 'private_key_file = keys/id_ed25519',
