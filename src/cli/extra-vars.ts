@@ -1,43 +1,51 @@
 import { readFileSync, statSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parse, type ScalarTag } from 'yaml';
 import { InputError, OptionsError } from '../errors.js';
-import { YAML_LIMITS, checkFileSize } from '../inventory/yaml-values.js';
+import { Secret } from '../secrets.js';
+import { decryptFileText, VaultKeyring } from '../inventory/vault.js';
+import { YAML_LIMITS, ansibleTags, checkFileSize } from '../inventory/yaml-values.js';
 import type { VarEntry } from '../inventory/model.js';
 import { NO_LOCATION } from '../inventory/var-source.js';
 import { loadVarsFile } from '../inventory/vars-files.js';
 
 /**
- * -e as the inventory loader takes it: `@file` items read like a group_vars file (YAML 1.1, `{ from_env: X }` and
- * lookups, file:line positions for errors), the others as parseExtraVars reads them; later items win.
+ * -e as the inventory loader takes it: `@file` items read like a group_vars file (YAML 1.1, vault, `{ from_env: X }`
+ * and lookups, file:line positions for errors), the others as parseExtraVars reads them; later items win.
  */
-export async function loadExtraVars(items: string[]): Promise<Map<string, VarEntry>> {
+export async function loadExtraVars(items: string[], vault: VaultKeyring = new VaultKeyring()): Promise<Map<string, VarEntry>> {
   const out = new Map<string, VarEntry>();
   const loc = NO_LOCATION('(extra vars)');
   for (const item of items) {
     const text = item.trim();
     if (text.startsWith('@')) {
-      parseExtraVars([item]); // its checks and messages (a missing file, an alias bomb, not a mapping) are exit 5, bad options
-      for (const [k, v] of await loadVarsFile(text.slice(1))) out.set(k, v);
+      parseExtraVars([item], vault); // its checks and messages (a missing file, an alias bomb, not a mapping) are exit 5, bad options
+      for (const [k, v] of await loadVarsFile(text.slice(1), vault)) out.set(k, v);
       continue;
     }
-    for (const [k, value] of Object.entries(parseExtraVars([item]))) out.set(k, { value, node: { loc }, file: loc.file });
+    for (const [k, value] of Object.entries(parseExtraVars([item], vault))) out.set(k, { value, node: { loc }, file: loc.file });
   }
   return out;
 }
 
 /** `-e k=v k2=v2`, `-e '{"k": 1}'` or `-e @vars.yaml`, merged left to right like ansible-playbook. */
-export function parseExtraVars(items: string[]): Record<string, unknown> {
+export function parseExtraVars(items: string[], vault: VaultKeyring = new VaultKeyring()): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const item of items) {
     const text = item.trim();
     if (text.startsWith('@')) {
       let parsed: unknown;
+      const file = text.slice(1);
       try {
-        checkFileSize(text.slice(1), statSync(text.slice(1)).size, 'the --extra-vars file');
+        checkFileSize(file, statSync(file).size, 'the --extra-vars file');
+        // A whole vault-encrypted file, or `!vault |` values in it (decrypted to Secrets).
+        const vaultTag: ScalarTag = { tag: '!vault', resolve: (s: string) => new Secret(vault.decrypt(s, file), 'vault') as unknown as string };
         // maxAliasCount: the yaml package's own alias-bomb guard (its default, stated here because we rely on it).
-        parsed = parse(readFileSync(text.slice(1), 'utf8'), { maxAliasCount: 100 });
+        // Typed like the inventory's YAML (PyYAML 1.1, duplicate keys: the last wins), as ansible-playbook reads -e @file.
+        parsed = parse(decryptFileText(readFileSync(file, 'utf8'), file, vault), {
+          version: '1.1', customTags: (tags) => ansibleTags(tags).concat([vaultTag]), uniqueKeys: false, maxAliasCount: 100,
+        });
       } catch (err) {
-        if (err instanceof InputError) throw err;
+        if (err instanceof InputError || (err as { exitKind?: string }).exitKind === 'input') throw err;
         const deep = err instanceof RangeError || /Maximum call stack/.test((err as Error).message);
         const bomb = /Excessive alias count/.test((err as Error).message);
         const why = deep

@@ -1,5 +1,6 @@
 import { errorMessage } from '../engine/step-runner.js';
 import { ProvisionError } from '../errors.js';
+import { findAnsibleCfg, readAnsibleCfg } from './ansible-cfg.js';
 import { exitCodeForError } from './exit-codes.js';
 import { installLastResort, internalErrorLine } from './last-resort.js';
 import { HELP, parseRunOptions } from './options.js';
@@ -10,6 +11,8 @@ const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   sandbox: async (args) => (await import('../commands/sandbox.js')).sandboxCommand(args),
   verify: async (args) => (await import('../commands/verify.js')).verifyCommand(args),
   demo: async (args) => (await import('../commands/demo.js')).demoCommand(args),
+  inventory: async (args) => (await import('../commands/inventory.js')).inventoryCommand(args),
+  exec: async (args) => (await import('../commands/exec.js')).execCommand(args),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -19,7 +22,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const sub = argv[0] && SUBCOMMANDS[argv[0]];
     if (sub) return await sub(argv.slice(1));
-    const o = parseRunOptions(argv);
+    const cfgFile = findAnsibleCfg();
+    const o = parseRunOptions(argv, cfgFile ? readAnsibleCfg(cfgFile) : undefined);
     if (o.help) {
       process.stdout.write(`${HELP}\n`);
       return 0;

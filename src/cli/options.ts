@@ -4,6 +4,9 @@ import type { Secret } from '../secrets.js';
 import { closestName } from '../inventory/typos.js';
 import { isPhase, PHASES, type Phase } from '../engine/phase.js';
 import { DEFAULT_LOCK_WAIT_SECONDS } from '../controller/run-lock.js';
+import type { ConnectionDefaults } from '../inventory/connection.js';
+import { shlexSplit } from '../inventory/shlex.js';
+import type { AnsibleCfg } from './ansible-cfg.js';
 
 export interface RunCliOptions {
   inventories: string[];
@@ -23,21 +26,61 @@ export interface RunCliOptions {
   knownHosts?: string;
   extraVars: string[];
   plain: boolean;
+  /** Ansible Vault passwords: `--vault-password-file`, `--ask-vault-pass`, `--vault-id label@source`. */
+  vault?: VaultCliOptions;
   /** Seconds to wait for another run's lock on the inventory (0: fail at once, exit 5). */
   waitLockSeconds?: number;
-  /** ansible-playbook's connection options: used where the inventory does not set the variable. */
-  user?: string;
-  become?: boolean;
-  becomeUser?: string;
-  privateKey?: string;
-  /** -K: ask for the become password on the terminal (or read one line from stdin) before anything else. */
+  /** ansible-playbook's connection flags and ansible.cfg's keys; a host's variables override them. */
+  connection?: ConnectionDefaults;
+  /** `-K/--ask-become-pass`: prompt once for the become (sudo) password. */
   askBecomePass?: boolean;
-  /** Filled in by the run command from -K; never parsed from argv. */
-  becomePassword?: Secret;
-  /** Check the inventory, variables and playbook, connect to nothing. */
+  /** `--syntax-check`: read inventory and playbook, report errors, contact nothing. */
   syntaxCheck?: boolean;
+  /** The ansible.cfg that was read, if any. */
+  ansibleCfg?: AnsibleCfg;
+  /** List the tags of each play's steps, then exit. */
   listTags?: boolean;
 }
+
+export interface VaultCliOptions {
+  passwordFiles: string[];
+  askVaultPass: boolean;
+  vaultIds: string[];
+}
+
+/** The vault flags, shared by every command that reads an inventory (ansible-playbook and ansible-inventory spell them so). */
+export const VAULT_OPTIONS = {
+  'vault-password-file': { type: 'string', multiple: true },
+  'vault-pass-file': { type: 'string', multiple: true },
+  'ask-vault-pass': { type: 'boolean', short: 'J' },
+  'ask-vault-password': { type: 'boolean' },
+  'vault-id': { type: 'string', multiple: true },
+} as const;
+
+function vaultGiven(values: Parameters<typeof vaultCliOptions>[0]): boolean {
+  const v = vaultCliOptions(values);
+  return v.passwordFiles.length > 0 || v.askVaultPass || v.vaultIds.length > 0;
+}
+
+export function vaultCliOptions(values: { 'vault-password-file'?: string[]; 'vault-pass-file'?: string[]; 'ask-vault-pass'?: boolean; 'ask-vault-password'?: boolean; 'vault-id'?: string[] }): VaultCliOptions {
+  return {
+    passwordFiles: [...(values['vault-password-file'] ?? []), ...(values['vault-pass-file'] ?? [])],
+    askVaultPass: Boolean(values['ask-vault-pass'] || values['ask-vault-password']),
+    vaultIds: values['vault-id'] ?? [],
+  };
+}
+
+/** ansible-playbook's connection flags, spelled as it spells them (run and exec). */
+export const CONNECTION_OPTIONS = {
+  user: { type: 'string', short: 'u' },
+  'private-key': { type: 'string' },
+  'key-file': { type: 'string' },
+  become: { type: 'boolean', short: 'b' },
+  'become-user': { type: 'string' },
+  'ask-become-pass': { type: 'boolean', short: 'K' },
+  'ssh-common-args': { type: 'string' },
+  timeout: { type: 'string', short: 'T' },
+} as const;
 
 export const RUN_OPTIONS = {
   inventory: { type: 'string', short: 'i', multiple: true },
@@ -57,22 +100,27 @@ export const RUN_OPTIONS = {
   'known-hosts': { type: 'string' },
   'extra-vars': { type: 'string', short: 'e', multiple: true },
   plain: { type: 'boolean' },
+  ...VAULT_OPTIONS,
   'wait-lock': { type: 'string' },
-  user: { type: 'string', short: 'u' },
-  become: { type: 'boolean', short: 'b' },
-  'become-user': { type: 'string' },
-  'ask-become-pass': { type: 'boolean', short: 'K' },
-  'private-key': { type: 'string' },
-  'key-file': { type: 'string' },
+  ...CONNECTION_OPTIONS,
   'syntax-check': { type: 'boolean' },
+  'flush-cache': { type: 'boolean' },
   'list-tags': { type: 'boolean' },
+  'start-at-task': { type: 'string' },
+  step: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
 
 const list = (s: string | undefined) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : []);
 
-export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean; version: boolean } {
+/** ansible-playbook flags that have no meaning for provision's converging steps: refused with what to use instead. */
+const NOT_SUPPORTED: Record<string, string> = {
+  'start-at-task': 'every step converges, so a rerun skips what is done; narrow a run with --tags or --phase',
+  step: 'there is no interactive mode; preview a run with --check --diff',
+};
+
+export function parseRunOptions(argv: string[], cfg?: AnsibleCfg): RunCliOptions & { help: boolean; version: boolean } {
   let values: ReturnType<typeof parseArgs<{ options: typeof RUN_OPTIONS; args: string[]; allowPositionals: true }>>['values'];
   let positionals: string[];
   try {
@@ -84,12 +132,16 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
   const phases = values.phase === undefined ? [...PHASES] : list(values.phase);
   if (phases.length === 0) throw new OptionsError(`--phase needs at least one of ${PHASES.join(', ')}`);
   for (const p of phases) if (!isPhase(p)) throw new OptionsError(`--phase: unknown phase '${p}' (phases: ${PHASES.join(', ')})`);
-  const forks = values.forks === undefined ? 10 : Number(values.forks);
+  for (const [flag, instead] of Object.entries(NOT_SUPPORTED)) {
+    if (values[flag as keyof typeof values] !== undefined) throw new OptionsError(`--${flag} is not supported: ${instead}`);
+  }
+  const forks = values.forks === undefined ? cfg?.forks ?? 10 : Number(values.forks);
   if (!Number.isInteger(forks) || forks < 1 || forks > 500) throw new OptionsError(`--forks must be a whole number from 1 to 500, got '${values.forks}'`);
   const waitLock = values['wait-lock'];
   if (waitLock !== undefined && !/^\d{1,6}$/.test(waitLock)) throw new OptionsError(`--wait-lock takes whole seconds (--wait-lock=SECONDS), got '${waitLock}'`);
+  const connection = connectionDefaults(values, cfg);
   const out = {
-    inventories: values.inventory ?? [],
+    inventories: values.inventory ?? cfg?.inventory ?? [],
     phases: PHASES.filter((p) => phases.includes(p)),
     tags: list(values.tags),
     skipTags: list(values['skip-tags']),
@@ -99,7 +151,8 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     listHosts: Boolean(values['list-hosts']),
     listTasks: Boolean(values['list-tasks']),
     verbose: Boolean(values.verbose),
-    acceptNewHostKeys: Boolean(values['accept-new-host-keys']),
+    // host_key_checking = False: unknown keys are recorded; a changed key is still refused (provision never skips it).
+    acceptNewHostKeys: Boolean(values['accept-new-host-keys']) || cfg?.hostKeyChecking === false,
     extraVars: values['extra-vars'] ?? [],
     plain: Boolean(values.plain),
     help: Boolean(values.help),
@@ -108,16 +161,15 @@ export function parseRunOptions(argv: string[]): RunCliOptions & { help: boolean
     ...(values.limit ? { limit: values.limit } : {}),
     ...(values.json ? { json: values.json } : {}),
     ...(values['known-hosts'] ? { knownHosts: values['known-hosts'] } : {}),
+    ...(vaultGiven(values) ? { vault: vaultCliOptions(values) } : {}),
     ...(waitLock !== undefined ? { waitLockSeconds: Number(waitLock) } : {}),
-    ...(values.user ? { user: values.user } : {}),
-    ...(values.become ? { become: true } : {}),
-    ...(values['become-user'] ? { becomeUser: values['become-user'] } : {}),
-    ...(values['private-key'] || values['key-file'] ? { privateKey: values['private-key'] ?? values['key-file'] } : {}),
+    ...(Object.keys(connection).length ? { connection } : {}),
     ...(values['ask-become-pass'] ? { askBecomePass: true } : {}),
     ...(values['syntax-check'] ? { syntaxCheck: true } : {}),
+    ...(cfg ? { ansibleCfg: cfg } : {}),
     ...(values['list-tags'] ? { listTags: true } : {}),
   };
-  if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (see provision --help)');
+  if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (or [defaults] inventory in ansible.cfg; see provision --help)');
   return out;
 }
 
@@ -141,9 +193,47 @@ export function shortParseError(err: Error, options: Record<string, { short?: st
   return err.message.split('. To specify')[0]!;
 }
 
+/** The connection flags alone (exec reads no ansible.cfg keys but these). */
+export function connectionDefaultsFromFlags(values: Parameters<typeof connectionDefaults>[0]): ConnectionDefaults {
+  return connectionDefaults(values);
+}
+
+/** Command-line flags over ansible.cfg, as in Ansible (and a host's variables over both, in connectionSpecFor). */
+function connectionDefaults(values: { user?: string; 'private-key'?: string; 'key-file'?: string; become?: boolean; 'become-user'?: string; 'ssh-common-args'?: string; timeout?: string }, cfg?: AnsibleCfg): ConnectionDefaults {
+  const c: ConnectionDefaults = {};
+  const user = values.user ?? cfg?.remoteUser;
+  if (user !== undefined) c.user = user;
+  const key = values['private-key'] ?? values['key-file'] ?? cfg?.privateKeyFile;
+  if (key !== undefined) c.privateKeyFile = key;
+  if (values.become || cfg?.become !== undefined) c.become = Boolean(values.become || cfg?.become);
+  const becomeUser = values['become-user'] ?? cfg?.becomeUser;
+  if (becomeUser !== undefined) c.becomeUser = becomeUser;
+  if (values['ssh-common-args'] !== undefined) {
+    try {
+      shlexSplit(values['ssh-common-args']);
+    } catch (e) {
+      throw new OptionsError(`--ssh-common-args: ${(e as Error).message}`);
+    }
+    c.sshCommonArgs = values['ssh-common-args'];
+  }
+  if (values.timeout !== undefined) {
+    if (!/^\d{1,5}$/.test(values.timeout) || Number(values.timeout) < 1) throw new OptionsError(`-T/--timeout takes whole seconds (at least 1), got '${values.timeout}'`);
+    c.timeoutSeconds = Number(values.timeout);
+  } else if (cfg?.timeout !== undefined) c.timeoutSeconds = cfg.timeout;
+  return c;
+}
+
 /** `--wait-lock` has an optional value (parseArgs has none): a bare `--wait-lock` means the default wait. */
 function withWaitLockDefault(argv: string[]): string[] {
-  return argv.map((a) => (a === '--wait-lock' ? `--wait-lock=${DEFAULT_LOCK_WAIT_SECONDS}` : a));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--wait-lock') out.push(`--wait-lock=${DEFAULT_LOCK_WAIT_SECONDS}`);
+    // ssh arguments start with '-' ("-o ProxyJump=b"), which parseArgs would take for an option: keep them the value.
+    else if (a === '--ssh-common-args' && i + 1 < argv.length) out.push(`--ssh-common-args=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
 }
 
 export const HELP = `provision — agentless provisioning over SSH for a secured, highly available Mosquitto cluster
@@ -155,6 +245,8 @@ Usage:
   provision sandbox up N | add | down | status | stop H | start H | reboot H | exec H -- CMD
                                             local Debian 12 test hosts (root, Linux; provision sandbox --help)
   provision demo [down]                     sandbox + full HA cluster + verify, in one command
+  provision inventory -i INV --list | --graph [GROUP] | --host H   what ansible-inventory prints
+  provision exec PATTERN -i INV [-b] -- COMMAND   a shell command on each host (ansible PATTERN -m shell -a)
 
 Options:
   -i, --inventory FILE     Ansible inventory (YAML or INI); repeatable
@@ -167,19 +259,24 @@ Options:
   -D, --diff               show unified diffs of changed files (secrets masked)
   -f, --forks N            hosts in parallel (default 10)
   -e, --extra-vars K=V     highest-precedence variables (or @file.yaml); repeatable
+      --vault-password-file FILE  Ansible Vault password: a file, or an executable that prints it; repeatable
+  -J, --ask-vault-pass     prompt for the vault password (no echo)
+      --vault-id LABEL@SRC vault password with a label; SRC is a file, an executable or 'prompt'; repeatable
       --json FILE          machine-readable report (per host, per step)
       --list-hosts         list the hosts each play would run on, then exit
       --list-tasks         list the steps each play would run, then exit
       --list-tags          list the tags of each play's steps, then exit
       --syntax-check       check the inventory, its variables and the playbook, connect to nothing, then exit
-  -u, --user USER          SSH user where the inventory sets no ansible_user
-  -b, --become             become root (sudo) where the inventory sets no ansible_become
-      --become-user USER   where the inventory sets no ansible_become_user (default root)
-  -K, --ask-become-pass    ask for the sudo password (a terminal prompt, else one line of stdin)
-      --private-key FILE   SSH key where the inventory sets no ansible_ssh_private_key_file (also --key-file)
       --known-hosts FILE   known_hosts file (wins over provision_known_hosts_file; default ~/.ssh/known_hosts)
       --accept-new-host-keys  record unknown host keys (like OpenSSH accept-new); changed keys are always refused
       --plain              line output even on a terminal
+  -u, --user USER          SSH user where a host sets no ansible_user (ansible.cfg: remote_user)
+      --private-key FILE   SSH key where a host sets no ansible_private_key_file (also --key-file; ansible.cfg: private_key_file)
+  -b, --become             become (sudo) where a host sets no ansible_become; --become-user USER (default root)
+  -K, --ask-become-pass    ask for the sudo password (a terminal prompt without echo, else one line of stdin)
+      --ssh-common-args A  ssh arguments where a host sets no ansible_ssh_common_args (ProxyJump, UserKnownHostsFile)
+  -T, --timeout SECONDS    SSH connect timeout (default 10)
+      --flush-cache        accepted, does nothing (provision keeps no fact cache)
       --wait-lock[=SECONDS]  wait for another run on the same inventory (default ${DEFAULT_LOCK_WAIT_SECONDS} s) instead of exit 5
   -v, --verbose            show ok/skipped steps and progress lines
   -h, --help               this help

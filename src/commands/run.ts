@@ -13,8 +13,9 @@ import { knownVarNames, runPlaybook } from '../engine/runner.js';
 import { runRecorder } from '../engine/run-recorder.js';
 import { errorMessage } from '../engine/step-runner.js';
 import { checkInventory } from '../cluster/inventory-checks.js';
-import { connectionSpecFor, type ConnectionDefaults } from '../inventory/connection.js';
+import { connectionSpecFor, type ConnectionDefaults, type ConnectionSpec } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
+import { loadVaultKeyring } from '../inventory/vault-secrets.js';
 import type { Inventory, InventoryHost } from '../inventory/types.js';
 import { checkConnections } from '../inventory/connection-checks.js';
 import { listHosts, listTasks } from '../output/listings.js';
@@ -29,9 +30,14 @@ import { checkPrivateKeyFiles } from '../transport/private-key.js';
 import { SshTransport } from '../transport/ssh.js';
 
 export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
+  if (o.verbose && o.ansibleCfg) {
+    const ignored = o.ansibleCfg.ignored;
+    process.stderr.write(`provision: using ${o.ansibleCfg.file}${ignored.length ? `; ignoring keys provision does not read: ${ignored.join(', ')}` : ''}\n`);
+  }
   // Listings need no secret: an unset environment variable only blocks what connects (all of them named at once).
   const listing = o.listHosts || o.listTasks || o.listTags;
-  const inventory = await loadInventory(o.inventories, { extraVars: await loadExtraVars(o.extraVars), missingEnv: listing ? 'placeholder' : 'error' });
+  const vault = await loadVaultKeyring(o.vault ?? {});
+  const inventory = await loadInventory(o.inventories, { extraVars: await loadExtraVars(o.extraVars, vault), vault, missingEnv: listing ? 'placeholder' : 'error' });
   const playbook = await loadPlaybook(resolvePlaybookPath(o.playbook));
   // The whole inventory is checked before anything else: a mistake anywhere is exit 4 with nothing touched.
   for (const w of checkInventory(inventory, playbook, { knownNames: knownVarNames(playbook) }).warnings) process.stderr.write(`provision: warning: ${w}\n`);
@@ -58,17 +64,18 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
   // Bad connection variables (ansible_port: 0, …) and unusable key files (missing, readable by others) are
   // input errors, reported before any host is touched; and so is a connection that would not run as root (a sudo
   // user without ansible_become).
-  const specFor = (host: InventoryHost) => connectionSpecFor(host, inventory.files[0]!, process.env, connectionDefaults(o));
-  checkConnections(inventory, inventory.selectHosts(o.limit ?? 'all'), specFor);
+  const defaults: ConnectionDefaults = { ...o.connection };
+  const spec = (host: InventoryHost) => connectionSpecFor(host, inventory.files[0]!, process.env, defaults);
+  checkConnections(inventory, inventory.selectHosts(o.limit ?? 'all'), spec);
   for (const name of inventory.selectHosts(o.limit ?? 'all')) {
     const host = inventory.hosts.get(name)!;
-    checkPrivateKeyFiles(host, specFor(host), inventory.files[0]!);
+    checkPrivateKeyFiles(host, spec(host), inventory.files[0]!);
   }
   if (o.syntaxCheck) {
     process.stdout.write(`playbook: ${playbook.file}\ninventory: ${inventory.files.join(', ')} (${inventory.hostOrder.length} hosts): no problems found\n`);
     return 0;
   }
-  if (o.askBecomePass) o = { ...o, becomePassword: await askSecret('BECOME password: ') };
+  if (o.askBecomePass) defaults.becomePassword = await askSecret('BECOME password: ');
   // Every run that connects to hosts holds the inventory's lock, --check too (a concurrent run would make its
   // answer wrong); the listings above and `verify` read nothing the lock protects.
   const lock = await acquireRunLock(inventory.baseDir, {
@@ -77,13 +84,15 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
     progress: (line) => process.stderr.write(`provision: ${line}\n`),
   });
   try {
-    return await runLocked(o, inventory, playbook, extraReporters);
+    return await runLocked(o, inventory, playbook, extraReporters, spec);
   } finally {
     lock.release();
   }
 }
 
-async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playbook, extraReporters: Reporter[]): Promise<number> {
+async function runLocked(
+  o: RunCliOptions, inventory: Inventory, playbook: Playbook, extraReporters: Reporter[], spec: (host: InventoryHost) => ConnectionSpec,
+): Promise<number> {
   const tty = process.stdout.isTTY && !o.plain && !process.env.CI;
   const renderer = tty ? listrRenderer({ diff: o.diff, verbose: o.verbose }) : plainRenderer({ diff: o.diff, verbose: o.verbose });
   const recorder = runRecorder({ version: version(), check: o.check, phases: o.phases });
@@ -106,7 +115,7 @@ async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playb
       options: { check: o.check, diff: o.diff, forks: o.forks, tags: o.tags, skipTags: o.skipTags, verbose: o.verbose },
       events: fanOut([renderer, recorder, ...extraReporters]),
       connect: (host) =>
-        SshTransport.connect(connectionSpecFor(host, inventory.files[0]!, process.env, connectionDefaults(o)), {
+        SshTransport.connect(spec(host), {
           ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
           acceptNewHostKeys: o.acceptNewHostKeys,
         }),
@@ -123,15 +132,4 @@ async function runLocked(o: RunCliOptions, inventory: Inventory, playbook: Playb
   if ('flush' in renderer && typeof renderer.flush === 'function') await renderer.flush();
   writeOut(report);
   return exitCodeForReport(report);
-}
-
-/** -u, -b, --become-user, --private-key, -K: used where the inventory does not say (its variables win, as in Ansible). */
-function connectionDefaults(o: RunCliOptions): ConnectionDefaults {
-  return {
-    ...(o.user ? { user: o.user } : {}),
-    ...(o.become ? { become: true } : {}),
-    ...(o.becomeUser ? { becomeUser: o.becomeUser } : {}),
-    ...(o.privateKey ? { privateKeyPath: o.privateKey } : {}),
-    ...(o.becomePassword ? { becomePassword: o.becomePassword } : {}),
-  };
 }

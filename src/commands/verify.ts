@@ -11,6 +11,8 @@ import { generatedSecret } from '../generated-secrets.js';
 import { exporterShowsUptime } from '../health/http-metrics.js';
 import { connectionSpecFor } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
+import { loadVaultKeyring } from '../inventory/vault-secrets.js';
+import { VAULT_OPTIONS, vaultCliOptions } from '../cli/options.js';
 import type { InventoryHost } from '../inventory/types.js';
 import { ControlClient } from '../mqtt/control-client.js';
 import { Secret } from '../secrets.js';
@@ -41,6 +43,7 @@ const VERIFY_OPTIONS = {
   'known-hosts': { type: 'string' },
   json: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...VAULT_OPTIONS,
 } as const;
 
 export const VERIFY_HELP = `provision verify — end-to-end checks of a live cluster (TLS logins through every endpoint, pub/sub, metrics)
@@ -52,6 +55,7 @@ Options:
   -i, --inventory FILE     the inventory the cluster was provisioned from; repeatable
       --known-hosts FILE   known_hosts file (default ~/.ssh/known_hosts, or provision_known_hosts_file)
       --json FILE          write the checks and their results as JSON
+      --vault-password-file FILE, --vault-id ID@SOURCE, -J/--ask-vault-pass   decrypt vault values, as for a run
   -h, --help               this help
 
 Exit codes: 0 every check passed, 2 a check failed (each failure says what is wrong), 4 bad inventory, 5 bad options.`;
@@ -69,7 +73,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i (see provision verify --help)');
-  const inv = await loadInventory(values.inventory);
+  const inv = await loadInventory(values.inventory, { vault: await loadVaultKeyring(vaultCliOptions(values)) });
   const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => !isAbsent(inv.hosts.get(h)!));
   const lbs = inv.groups.get('loadbalancers')?.hosts ?? [];
   const checks: Check[] = [];

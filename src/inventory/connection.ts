@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { Secret, registerSecretValue } from '../secrets.js';
+import { UnresolvedVar } from './markers.js';
 import { shlexSplit } from './shlex.js';
 import type { InventoryHost } from './types.js';
 import { describeValue } from './validate.js';
@@ -23,20 +24,27 @@ export interface ConnectionSpec {
 
 type Jump = NonNullable<ConnectionSpec['jump']>;
 
-/** ansible-playbook's command-line connection options (-u, -b, --become-user, --private-key, -K): the inventory's variables win over them, as in Ansible. */
+/**
+ * Connection settings from the command line (`-u`, `--private-key`, `-b`, `--become-user`, `-K`,
+ * `--ssh-common-args`, `-T`) or ansible.cfg: as in Ansible, a host's connection variables override them.
+ */
 export interface ConnectionDefaults {
   user?: string;
+  privateKeyFile?: string;
   become?: boolean;
   becomeUser?: string;
-  privateKeyPath?: string;
   becomePassword?: Secret;
+  sshCommonArgs?: string;
+  timeoutSeconds?: number;
 }
 
 /**
  * How to reach a host, from Ansible's connection variables. When Ansible accepts several names for one setting,
  * the later name of its list wins, as in Ansible (e.g. `ansible_ssh_host` over `ansible_host`).
  */
-export function connectionSpecFor(host: InventoryHost, inventoryFile: string, env: NodeJS.ProcessEnv = process.env, defaults: ConnectionDefaults = {}): ConnectionSpec {
+export function connectionSpecFor(
+  host: InventoryHost, inventoryFile: string, env: NodeJS.ProcessEnv = process.env, defaults: ConnectionDefaults = {},
+): ConnectionSpec {
   const r = new VarReader(host, inventoryFile);
   const home = env.HOME || os.homedir();
   const localUser = () => currentUser(env);
@@ -47,9 +55,12 @@ export function connectionSpecFor(host: InventoryHost, inventoryFile: string, en
   }
 
   const user = r.string(['ansible_user', 'ansible_ssh_user']) ?? defaults.user ?? localUser();
-  const keyFile = r.string(['ansible_private_key_file', 'ansible_ssh_private_key_file']);
-  const privateKeyPath = keyFile !== undefined ? expandHome(keyFile, home) : defaults.privateKeyPath !== undefined ? expandHome(defaults.privateKeyPath, home) : undefined;
-  const sshArgs = [...r.args('ansible_ssh_common_args'), ...r.args('ansible_ssh_extra_args')];
+  const keyFile = r.string(['ansible_private_key_file', 'ansible_ssh_private_key_file']) ?? defaults.privateKeyFile;
+  const privateKeyPath = keyFile !== undefined ? expandHome(keyFile, home) : undefined;
+  const commonArgs = host.vars.ansible_ssh_common_args === undefined && defaults.sshCommonArgs !== undefined
+    ? shlexSplit(defaults.sshCommonArgs).map((w) => ({ text: w.text, from: '--ssh-common-args' }))
+    : r.args('ansible_ssh_common_args');
+  const sshArgs = [...commonArgs, ...r.args('ansible_ssh_extra_args')];
 
   const spec: ConnectionSpec = {
     host: host.name,
@@ -58,7 +69,7 @@ export function connectionSpecFor(host: InventoryHost, inventoryFile: string, en
     user,
     become: r.bool(['ansible_become']) ?? defaults.become ?? false,
     becomeUser: r.string(['ansible_become_user']) ?? defaults.becomeUser ?? 'root',
-    connectTimeoutMs: (r.seconds(['ansible_timeout', 'ansible_ssh_timeout']) ?? 10) * 1000,
+    connectTimeoutMs: (r.seconds(['ansible_timeout', 'ansible_ssh_timeout']) ?? defaults.timeoutSeconds ?? 10) * 1000,
   };
   if (privateKeyPath) spec.privateKeyPath = privateKeyPath;
 
@@ -118,6 +129,7 @@ class VarReader {
     let found: [string, unknown] | undefined;
     for (const n of names) {
       const v = this.host.vars[n];
+      if (v instanceof UnresolvedVar) throw v.error;
       if (v !== undefined && v !== null) found = [n, v];
     }
     return found;
@@ -126,7 +138,8 @@ class VarReader {
   string(names: string[]): string | undefined {
     const f = this.#pick(names);
     if (!f) return undefined;
-    const [n, v] = f;
+    const [n, v0] = f;
+    const v = v0 instanceof Secret ? v0.reveal() : v0; // a vaulted ansible_user / ansible_host: masked in output, used as is
     if (typeof v === 'number') return String(v);
     if (typeof v !== 'string' || v.trim() === '') throw this.error(n, `expected a non-empty string, got ${describeValue(v)}`);
     return v.trim();

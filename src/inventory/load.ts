@@ -1,19 +1,24 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isMap } from 'yaml';
 import { InputError } from '../errors.js';
 import { Secret } from '../secrets.js';
 import { expandHostRange, splitHostPort } from './host-range.js';
 import { parseIniInventory } from './ini-inventory.js';
+import { addListFormat, isInventoryScript, isListFormat, runInventoryScript } from './json-list-inventory.js';
 import { InventoryBuilder, type VarEntry } from './model.js';
 import { selectHosts } from './patterns.js';
 import { hostGroupsInOrder, winningVars, type VarsDir } from './precedence.js';
-import { resolveHostVars } from './resolve.js';
+import { LazyMapping } from './jinja-values.js';
+import { HostVarsResolver } from './resolve.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
+import { decryptFileText, type VaultKeyring } from './vault.js';
 import { loadVarsFor } from './vars-files.js';
 import { NO_LOCATION } from './var-source.js';
 import { LookupRef } from './markers.js';
 import type { SourceLocation } from './types.js';
-import { checkFileSize, parseYamlFile } from './yaml-values.js';
+import { checkFileSize, parseYamlFile, type YamlFile } from './yaml-values.js';
+import { parseTomlInventory } from './toml-inventory.js';
 import { parseYamlInventory } from './yaml-inventory.js';
 
 export interface LoadInventoryOptions {
@@ -26,10 +31,14 @@ export interface LoadInventoryOptions {
    * error; 'placeholder' reads each as a placeholder text, for what needs no secret (--list-hosts, --list-tasks).
    */
   missingEnv?: 'error' | 'placeholder';
+  /** Vault passwords for encrypted files and `!vault` values (none: such content is an error naming it). */
+  vault?: VaultKeyring;
+  /** Told about what Ansible warns about while reading (duplicate YAML keys); default: `[WARNING]: …` on stderr. */
+  warn?: (message: string) => void;
 }
 
-/** Files Ansible skips when an inventory source is a directory. */
-const IGNORED = /^\.|^(host_vars|group_vars|vars_plugins)$|(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.cfg|\.retry)$/;
+/** Files Ansible skips when an inventory source is a directory (its INVENTORY_IGNORE_EXTS default, `.ini` included). */
+const IGNORED = /^\.|^(host_vars|group_vars|vars_plugins)$|(\.pyc|\.pyo|\.swp|\.bak|~|\.rpm|\.md|\.txt|\.rst|\.orig|\.ini|\.cfg|\.retry)$/;
 
 /**
  * Load one or more Ansible inventories (`-i` files or directories; YAML or INI) with their group_vars/ and host_vars/,
@@ -44,6 +53,14 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   const hostFile = new Map<string, string>();
 
   const parseFile = async (file: string) => {
+    if (isInventoryScript(file)) {
+      // Ansible's script plugin comes before the file parsers: an executable inventory is run with --list.
+      files.push(file);
+      const before = new Set(b.hostOrder);
+      await runInventoryScript(file, b);
+      for (const h of b.hostOrder) if (!before.has(h)) hostFile.set(h, file);
+      return;
+    }
     let text: string;
     try {
       checkFileSize(file, (await stat(file)).size, 'the inventory file');
@@ -52,10 +69,12 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
       if (e instanceof InputError) throw e;
       throw new InputError(`cannot read inventory file: ${(e as Error).message}`, file);
     }
+    text = decryptFileText(text, file, opts.vault);
     files.push(file);
     const before = new Set(b.hostOrder);
     const baseDir = path.dirname(path.resolve(file));
-    if (looksLikeYaml(file, text)) parseYamlInventory(parseYamlFile(file, text, baseDir), b);
+    if (path.extname(file).toLowerCase() === '.toml') parseTomlInventory(file, text, b);
+    else if (looksLikeYaml(file, text)) await parseYamlOrListInventory(parseYamlFile(file, text, baseDir, opts.warn), b);
     else parseIniInventory(file, text, baseDir, b);
     for (const h of b.hostOrder) if (!before.has(h)) hostFile.set(h, file);
   };
@@ -92,12 +111,25 @@ export async function loadInventory(paths: string[], opts: LoadInventoryOptions 
   }
   b.finish();
 
-  const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b);
+  const dirs = await loadVarsDirs([...new Set(varDirs.map((d) => path.resolve(d)))], varDirs, b, opts.vault, opts.warn);
   const extra = opts.extraVars instanceof Map ? opts.extraVars : extraEntries(opts.extraVars ?? {});
   const missing = missingEnvVars(b, dirs, extra, env);
   if (missing.size && opts.missingEnv !== 'placeholder') throw missingEnvError(missing);
   const withPlaceholders = missing.size ? { ...env, ...Object.fromEntries([...missing.keys()].map((k) => [k, `(${k} not set)`])) } : env;
-  return assemble(b, dirs, extra, withPlaceholders, files, hostFile, path.resolve(varDirs[0] ?? '.'));
+  return assemble(b, dirs, extra, withPlaceholders, files, hostFile, path.resolve(varDirs[0] ?? '.'), opts.vault);
+}
+
+/**
+ * A YAML/JSON inventory, or the JSON of `ansible-inventory --list` saved to a file (recognised by `_meta.hostvars`).
+ * Ansible itself reads that JSON only from a script; provision reads it as a file too, so `--list > inv.json` works.
+ */
+async function parseYamlOrListInventory(y: YamlFile, b: InventoryBuilder): Promise<void> {
+  const root = y.doc.contents;
+  if (isMap(root) && root.has('_meta')) {
+    const data: unknown = y.doc.toJS({ maxAliasCount: 100 });
+    if (isListFormat(data)) return addListFormat(data, y.file, b);
+  }
+  parseYamlInventory(y, b);
 }
 
 /** YAML when the extension says so, or when the text is a mapping such as `all:`; INI otherwise (like Ansible's plugin chain). */
@@ -129,7 +161,7 @@ function addHostList(list: string, b: InventoryBuilder): void {
   }
 }
 
-async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuilder): Promise<VarsDir[]> {
+async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuilder, vault: VaultKeyring | undefined, warn?: (message: string) => void): Promise<VarsDir[]> {
   const display = new Map(shown.map((d) => [path.resolve(d), d]));
   const out: VarsDir[] = [];
   for (const abs of absDirs) {
@@ -137,11 +169,11 @@ async function loadVarsDirs(absDirs: string[], shown: string[], b: InventoryBuil
     const groupVars = new Map<string, Map<string, VarEntry>>();
     const hostVars = new Map<string, Map<string, VarEntry>>();
     for (const g of b.groups.keys()) {
-      const vars = await loadVarsFor(path.join(dir, 'group_vars'), g);
+      const vars = await loadVarsFor(path.join(dir, 'group_vars'), g, vault, warn);
       if (vars) groupVars.set(g, vars);
     }
     for (const h of b.hosts.keys()) {
-      const vars = await loadVarsFor(path.join(dir, 'host_vars'), h);
+      const vars = await loadVarsFor(path.join(dir, 'host_vars'), h, vault, warn);
       if (vars) hostVars.set(h, vars);
     }
     out.push({ groupVars, hostVars });
@@ -179,31 +211,38 @@ function extraEntries(extra: Record<string, unknown>): Map<string, VarEntry> {
 
 function assemble(
   b: InventoryBuilder, dirs: VarsDir[], extra: Map<string, VarEntry>, env: NodeJS.ProcessEnv,
-  files: string[], hostFile: Map<string, string>, baseDir: string,
+  files: string[], hostFile: Map<string, string>, baseDir: string, vault: VaultKeyring | undefined,
 ): Inventory {
-  const order = new Map(b.hostOrder.map((h, i) => [h, i]));
-  const byOrder = (names: Iterable<string>) => [...names].sort((x, y) => order.get(x)! - order.get(y)!);
-
+  // Each group keeps its own host order, as Ansible's (groups['x'][0], run order, serial batches).
   const groups = new Map<string, InventoryGroup>();
   for (const g of b.groups.values()) {
-    const hosts = new Set<string>();
-    for (const d of b.descendants(g.name)) for (const h of b.groups.get(d)!.hosts) hosts.add(h);
-    groups.set(g.name, { name: g.name, children: [...g.children], hosts: byOrder(hosts) });
+    groups.set(g.name, { name: g.name, children: [...g.children], hosts: b.groupHosts(g.name), directHosts: g.name === 'all' ? [] : [...g.hosts] });
   }
   const allGroups = Object.fromEntries([...groups.values()].map((g) => [g.name, g.hosts]));
 
   const lookupCache = new Map<string, Secret>();
-  const hosts = new Map<string, InventoryHost>();
+  const resolvers = new Map<string, HostVarsResolver>();
+  const hostvars = new LazyMapping('hostvars', () => [...b.hostOrder], (h) => {
+    const r = resolvers.get(h);
+    return r && new LazyMapping(`hostvars['${h}']`, () => r.names(), (k) => r.get(k));
+  });
+  const allowPipe = env.PROVISION_ALLOW_PIPE_LOOKUP === '1';
   for (const name of b.hostOrder) {
     const def = b.hosts.get(name)!;
     const hostGroups = hostGroupsInOrder(b, def);
-    const { vars, varSources } = resolveHostVars(winningVars(b, def, dirs, extra), {
-      host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache,
-    });
-    hosts.set(name, { name, groups: hostGroups, vars, varSources, loc: def.loc });
+    resolvers.set(name, new HostVarsResolver(winningVars(b, def, dirs, extra), {
+      host: name, groups: hostGroups, allGroups, inventoryFile: hostFile.get(name), env, lookupCache, vault, hostvars, allowPipe,
+    }));
+  }
+  const hosts = new Map<string, InventoryHost>();
+  for (const name of b.hostOrder) {
+    const { vars, varSources } = resolvers.get(name)!.all();
+    hosts.set(name, { name, groups: hostGroupsInOrder(b, b.hosts.get(name)!), vars, varSources, loc: b.hosts.get(name)!.loc });
   }
 
-  const hostOrder = [...b.hostOrder];
+  // `all` in Ansible's order: ungrouped hosts first (its first child), then each group's in turn.
+  const hostOrder = groups.get('all')!.hosts;
+  const rawVars = new Map([...resolvers].map(([h, r]) => [h, r.entries]));
   return {
     files,
     baseDir,
@@ -211,6 +250,7 @@ function assemble(
     groups,
     hostOrder,
     groupLocations: new Map([...b.groups.values()].flatMap((g) => (g.loc ? [[g.name, g.loc] as const] : []))),
-    selectHosts: (pattern: string) => selectHosts(pattern, { groups, hostOrder }),
+    rawVars: (host: string) => rawVars.get(host) ?? new Map(),
+    selectHosts: (pattern: string, warn?: (message: string) => void) => selectHosts(pattern, { groups, hostOrder, declared: [...b.hostOrder], ...(warn ? { warn } : {}) }),
   };
 }

@@ -13,11 +13,26 @@ export class LookupRef {
     readonly baseDir: string,
     readonly loc: SourceLocation,
     readonly fallback?: string,
+    /** What the inventory says, for `provision inventory --list`: the template text, or `{ from_env: X }`. */
+    readonly written?: unknown,
   ) {}
 
   describe(): string {
     return `lookup('${this.kind}', '${this.arg}')`;
   }
+}
+
+/** A `!vault |` value: decrypted (to a Secret) only if it wins the precedence merge, so one unused value needs no password. */
+export class VaultRef {
+  constructor(readonly ciphertext: string, readonly loc: SourceLocation) {}
+}
+
+/**
+ * A variable whose template cannot be evaluated (an undefined name used, an unsupported construct): like Ansible,
+ * this fails where the variable is used — reading it (validation, connection settings) throws `error` — not at load.
+ */
+export class UnresolvedVar {
+  constructor(readonly error: InputError) {}
 }
 
 /** A string tagged `!unsafe`: never templated. */
@@ -31,7 +46,7 @@ const LOOKUP =
 export function parseLookupString(value: string, baseDir: string, loc: SourceLocation): LookupRef | undefined {
   const m = LOOKUP.exec(value);
   if (!m) return undefined;
-  return new LookupRef(m[2] as 'env' | 'file', m[4], baseDir, loc, m[2] === 'env' && m[5] ? m[6] : undefined);
+  return new LookupRef(m[2] as 'env' | 'file', m[4], baseDir, loc, m[2] === 'env' && m[5] ? m[6] : undefined, value);
 }
 
 /** `{ from_env: NAME }` / `{ from_file: path }`: a mapping with exactly that one key and a string value. */
@@ -44,5 +59,5 @@ export function parseLookupMapping(value: Record<string, unknown>, baseDir: stri
   if (typeof arg !== 'string' || arg === '') {
     throw new InputError(`${key} needs a ${key === 'from_env' ? 'variable name' : 'file path'} (a non-empty string)`, loc.file, loc.line, loc.column);
   }
-  return new LookupRef(key === 'from_env' ? 'env' : 'file', arg, baseDir, loc);
+  return new LookupRef(key === 'from_env' ? 'env' : 'file', arg, baseDir, loc, undefined, { [key]: arg });
 }

@@ -165,6 +165,32 @@ export class InventoryBuilder {
     return into;
   }
 
+  /**
+   * Ansible's Group.get_hosts(): the group itself, then its children in declaration order, then theirs level by level
+   * (get_descendants with preserve_ordering), each contributing its own hosts in the order declared there.
+   */
+  groupHosts(name: string): string[] {
+    const ordered = [name];
+    const seen = new Set(ordered);
+    let level = [name];
+    while (level.length) {
+      const next: string[] = [];
+      for (const g of level) {
+        for (const kid of this.groups.get(g)?.children ?? []) {
+          if (seen.has(kid)) continue;
+          seen.add(kid);
+          ordered.push(kid);
+          next.push(kid);
+        }
+      }
+      level = next;
+    }
+    const hosts: string[] = [];
+    const have = new Set<string>();
+    for (const g of ordered) for (const h of this.groups.get(g)!.hosts) if (!have.has(h)) (have.add(h), hosts.push(h));
+    return hosts;
+  }
+
   /** Ansible's sort_groups: by depth, then ansible_group_priority, then name. */
   sortGroups(names: Iterable<string>): string[] {
     const memo = new Map<string, number>();

@@ -1,17 +1,26 @@
 import { isIPv6 } from 'node:net';
 import { InputError } from '../errors.js';
+import { pyRegex } from './jinja-filters.js';
 import type { InventoryGroup } from './types.js';
 
 interface PatternScope {
   groups: Map<string, InventoryGroup>;
   hostOrder: string[];
+  /** Hosts in the order first declared (Ansible's inventory.hosts): what name/glob/regex matching of hosts walks. */
+  declared?: string[];
+  /** Told about a pattern part that matches nothing (default: a warning on stderr, like Ansible's). */
+  warn?: (message: string) => void;
 }
+
+/** Thrown by matchOne for a part that matches nothing: Ansible warns and goes on with the other parts. */
+class NoMatch extends Error {}
 
 /**
  * Ansible host patterns: `all`, `*`, groups, hosts, unions with `,` or `:`, `!x` exclusions, `&x` intersections,
  * globs (`mq*`, `web?`, `[ab]*`), regexes (`~mq\d+`), subscripts (`web[0]`, `web[1:3]`).
- * Regular patterns are applied first, then `&`, then `!` (as Ansible does); the result is in inventory order.
- * A pattern that matches no host or group → InputError.
+ * Regular patterns are applied first, then `&`, then `!` (as Ansible does); the result is in Ansible's order (each
+ * part in turn, a group's hosts in the group's order). A part that matches nothing is a warning, as in Ansible; a
+ * pattern that matches no host at all → InputError.
  */
 export function selectHosts(pattern: string, inv: PatternScope): string[] {
   const parts = splitHostPattern(pattern);
@@ -21,19 +30,32 @@ export function selectHosts(pattern: string, inv: PatternScope): string[] {
   const exclude = parts.filter((p) => p[0] === '!');
   const ordered = [...(regular.length ? regular : ['all']), ...intersect, ...exclude];
   const known = new Set(inv.hostOrder);
+  const warn = inv.warn ?? ((m: string) => process.stderr.write(`[WARNING]: ${m}\n`));
+  const unmatched: string[] = [];
 
-  let hosts = new Set<string>();
+  let hosts: string[] = [];
   for (const p of ordered) {
     if (p[0] !== '!' && p[0] !== '&' && known.has(p)) {
-      hosts.add(p);
+      if (!hosts.includes(p)) hosts.push(p);
       continue;
     }
-    const that = matchOne(p[0] === '!' || p[0] === '&' ? p.slice(1) : p, inv);
-    if (p[0] === '!') hosts = new Set([...hosts].filter((h) => !that.has(h)));
-    else if (p[0] === '&') hosts = new Set([...hosts].filter((h) => that.has(h)));
-    else for (const h of that) hosts.add(h);
+    let that: string[];
+    try {
+      that = matchOne(p[0] === '!' || p[0] === '&' ? p.slice(1) : p, inv);
+    } catch (e) {
+      if (!(e instanceof NoMatch)) throw e;
+      unmatched.push(p);
+      warn(`Could not match supplied host pattern, ignoring: ${p.replace(/^[!&]/, '')}`);
+      that = [];
+    }
+    if (p[0] === '!') hosts = hosts.filter((h) => !that.includes(h));
+    else if (p[0] === '&') hosts = hosts.filter((h) => that.includes(h));
+    else for (const h of that) if (!hosts.includes(h)) hosts.push(h);
   }
-  return inv.hostOrder.filter((h) => hosts.has(h));
+  if (hosts.length === 0 && unmatched.length > 0 && unmatched.length === ordered.filter((p) => p[0] !== '!' && p[0] !== '&').length) {
+    throw new InputError(`no host or group matches '${unmatched.length === 1 ? unmatched[0] : pattern}'`);
+  }
+  return hosts;
 }
 
 /** Ansible's split_host_pattern: commas; otherwise colons outside [...] (unless the whole thing is an IPv6 address). */
@@ -45,7 +67,7 @@ export function splitHostPattern(pattern: string): string[] {
   return parts.map((p) => p.trim()).filter(Boolean);
 }
 
-function matchOne(pattern: string, inv: PatternScope): Set<string> {
+function matchOne(pattern: string, inv: PatternScope): string[] {
   if (!pattern) throw new InputError(`empty pattern after '!' or '&'`);
   const { expr, subscript } = splitSubscript(pattern);
   const re = toRegExp(expr);
@@ -59,21 +81,18 @@ function matchOne(pattern: string, inv: PatternScope): Set<string> {
     }
   }
   if (!matchedGroup || expr[0] === '~' || /[.?*[]/.test(expr)) {
-    for (const h of inv.hostOrder) if (re.test(h)) add(h);
+    for (const h of inv.declared ?? inv.hostOrder) if (re.test(h)) add(h);
   }
   const results = [...found];
-  if (!matchedGroup && results.length === 0) {
-    throw new InputError(`no host or group matches '${pattern}'`);
-  }
-  if (!subscript) return new Set(results);
+  if (!matchedGroup && results.length === 0) throw new NoMatch('');
+  if (!subscript) return results;
   const [start, end] = subscript;
   const idx = start < 0 ? results.length + start : start;
-  if (idx < 0 || idx >= results.length) {
-    throw new InputError(`'${pattern}': index ${start} is out of range (${results.length} host${results.length === 1 ? '' : 's'})`);
-  }
-  if (end === undefined) return new Set([results[idx]]);
+  // Ansible 2.14 stops here too ("No hosts matched the subscripted pattern"), unlike a name that matches nothing.
+  if (idx < 0 || idx >= results.length) throw new InputError(`no hosts matched the subscripted pattern '${pattern}': index ${start} is out of range (${results.length} host${results.length === 1 ? '' : 's'})`);
+  if (end === undefined) return [results[idx]];
   const last = end === -1 ? results.length - 1 : end;
-  return new Set(results.slice(idx, last + 1));
+  return results.slice(idx, last + 1);
 }
 
 /** `web[0]`, `web[-1]`, `web[1:3]`, `web[2:]` (not for regexes). */
@@ -89,7 +108,8 @@ function splitSubscript(pattern: string): { expr: string; subscript?: [number, n
 function toRegExp(expr: string): RegExp {
   if (expr[0] === '~') {
     try {
-      return new RegExp(`^(?:${expr.slice(1)})`);
+      const re = pyRegex(expr.slice(1)); // Python syntax: `~(?i)web`, `(?P<n>…)`
+      return new RegExp(`^(?:${re.source})`, re.flags);
     } catch (e) {
       throw new InputError(`invalid regular expression in host pattern '${expr}': ${(e as Error).message}`);
     }

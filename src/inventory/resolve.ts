@@ -1,9 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { Secret, registerSecretValue } from '../secrets.js';
-import { LookupRef, UnsafeText } from './markers.js';
+import { Secret, redact, registerSecretValue } from '../secrets.js';
+import { renderTemplate, isTemplate, TemplateFailure, type TemplateScope } from './jinja.js';
+import { JinjaUndefined, LazyMapping, UndefinedUse } from './jinja-values.js';
+import { LookupRef, UnresolvedVar, UnsafeText, VaultRef } from './markers.js';
+import { VaultKeyring } from './vault.js';
 import type { VarEntry } from './model.js';
 import type { SourceLocation } from './types.js';
 import { formatVarPath, TreeVarSource } from './var-source.js';
@@ -11,9 +15,9 @@ import { formatVarPath, TreeVarSource } from './var-source.js';
 /** Names whose values are secrets even when written literally. */
 export const SENSITIVE_NAME = /password|passwd|secret|token/i;
 
-/** Names Ansible defines only while a play runs (facts, magic variables): references to them are left as written. */
+/** Names Ansible defines only while a play runs (facts, play and loop variables): undefined when provision reads the inventory. */
 const RUNTIME_NAMES = new Set([
-  'hostvars', 'play_hosts', 'playbook_dir', 'role_path', 'role_name', 'item', 'omit', 'vars', 'environment',
+  'play_hosts', 'playbook_dir', 'role_path', 'role_name', 'item', 'omit', 'environment',
   'ansible_facts', 'ansible_play_hosts', 'ansible_play_hosts_all', 'ansible_play_batch', 'ansible_check_mode',
   'ansible_loop', 'ansible_loop_var', 'ansible_index_var', 'ansible_local', 'ansible_version', 'ansible_limit',
   'ansible_run_tags', 'ansible_skip_tags', 'ansible_role_names', 'ansible_config_file', 'ansible_search_path',
@@ -32,128 +36,172 @@ export interface HostResolveContext {
   env: NodeJS.ProcessEnv;
   /** Shared between hosts: a lookup is read once. */
   lookupCache: Map<string, Secret>;
+  /** Passwords for `!vault` values. */
+  vault?: VaultKeyring;
+  /** `hostvars`: every host's variables, resolved on demand. */
+  hostvars?: LazyMapping;
+  /** `lookup('pipe', …)` runs a command on the controller: off unless enabled. */
+  allowPipe?: boolean;
 }
 
 type Sensitivity = 'wrap' | 'register' | 'none';
-class LeaveAsIs {}
-const LEAVE = new LeaveAsIs();
 
 /**
- * Turns the winning raw values of one host into final values: lookups become Secrets (read once), values named like
- * secrets become Secrets, `{{ name }}` references are resolved against the host's own variables.
+ * Errors reported where the variable is used, as in Ansible: templates (undefined names used, unsupported constructs)
+ * and inline `!vault` values. Lookup, vault-file and cycle errors are reported at load.
  */
-export function resolveHostVars(entries: Map<string, VarEntry>, ctx: HostResolveContext) {
-  const vars: Record<string, unknown> = {};
-  const varSources: Record<string, TreeVarSource> = {};
-  const done = new Map<string, unknown>();
-  const active: string[] = [];
+const LAZY = new WeakSet<InputError>();
 
-  const magic = (name: string): unknown => {
-    switch (name) {
-      case 'inventory_hostname': return ctx.host;
-      case 'inventory_hostname_short': return ctx.host.split('.')[0];
-      case 'group_names': return ctx.groups.filter((g) => g !== 'all').sort();
-      case 'groups': return ctx.allGroups;
-      case 'inventory_file': return ctx.inventoryFile ? path.resolve(ctx.inventoryFile) : undefined;
-      case 'inventory_dir': return ctx.inventoryFile ? path.dirname(path.resolve(ctx.inventoryFile)) : undefined;
-      default: return undefined;
-    }
-  };
+/**
+ * One host's variables, resolved on demand like Ansible's lazy templating: a value is computed when it is first read
+ * (by another template, by `hostvars`, or by `all()`); lookups become Secrets (read once), values named like secrets
+ * become Secrets, and strings with Jinja are rendered. A value that cannot be computed (an undefined name used, an
+ * unsupported construct) becomes an UnresolvedVar: an error only where the variable is used.
+ */
+export class HostVarsResolver {
+  readonly #done = new Map<string, unknown>();
+  readonly #active: string[] = [];
 
-  const resolveName = (name: string, refLoc: SourceLocation, refPath: string): unknown => {
-    if (done.has(name)) return done.get(name);
-    const entry = entries.get(name)!;
-    if (active.includes(name)) {
-      const cycle = [...active.slice(active.indexOf(name)), name].join(' → ');
-      throw new InputError(`variable references form a cycle: ${cycle}`, refLoc.file, refLoc.line, refLoc.column, refPath);
-    }
-    if (active.length >= MAX_DEPTH) {
-      throw new InputError(`variable references nested more than ${MAX_DEPTH} deep (${active.join(' → ')})`, refLoc.file, refLoc.line, refLoc.column, refPath);
-    }
-    active.push(name);
-    const src = new TreeVarSource(entry.file, entry.node);
-    const value = resolveValue(entry.value, src, [name], SENSITIVE_NAME.test(name) ? 'wrap' : 'none');
-    active.pop();
-    done.set(name, value);
-    return value;
-  };
+  constructor(readonly entries: Map<string, VarEntry>, readonly ctx: HostResolveContext) {}
 
-  const resolveValue = (raw: unknown, src: TreeVarSource, at: (string | number)[], sens: Sensitivity): unknown => {
-    if (raw instanceof LookupRef) return lookup(raw, ctx);
+  /** Every variable: values, with failures kept as UnresolvedVar markers. */
+  all(): { vars: Record<string, unknown>; varSources: Record<string, TreeVarSource> } {
+    const vars: Record<string, unknown> = {};
+    const varSources: Record<string, TreeVarSource> = {};
+    for (const [name, e] of this.entries) {
+      try {
+        vars[name] = this.get(name);
+      } catch (err) {
+        if (!(err instanceof InputError) || !LAZY.has(err)) throw err;
+        vars[name] = new UnresolvedVar(err);
+      }
+      varSources[name] = new TreeVarSource(e.file, e.node);
+    }
+    return { vars, varSources };
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** The value of a variable of this host (undefined if it has none); throws the InputError of one that fails. */
+  get(name: string, refLoc?: SourceLocation, refPath?: string): unknown {
+    if (this.#done.has(name)) {
+      const v = this.#done.get(name);
+      if (v instanceof UnresolvedVar) throw v.error;
+      return v;
+    }
+    const entry = this.entries.get(name);
+    if (!entry) return undefined;
+    const loc = refLoc ?? entry.node.loc;
+    if (this.#active.includes(name)) {
+      const cycle = [...this.#active.slice(this.#active.indexOf(name)), name].join(' → ');
+      throw new InputError(`variable references form a cycle: ${cycle}`, loc.file, loc.line, loc.column, refPath ?? name);
+    }
+    if (this.#active.length >= MAX_DEPTH) {
+      throw new InputError(`variable references nested more than ${MAX_DEPTH} deep (${this.#active.join(' → ')})`, loc.file, loc.line, loc.column, refPath ?? name);
+    }
+    this.#active.push(name);
+    try {
+      const src = new TreeVarSource(entry.file, entry.node);
+      const value = this.#value(entry.value, src, [name], SENSITIVE_NAME.test(name) ? 'wrap' : 'none', entry);
+      this.#done.set(name, value);
+      return value;
+    } catch (e) {
+      if (e instanceof InputError) this.#done.set(name, new UnresolvedVar(e));
+      throw e;
+    } finally {
+      this.#active.pop();
+    }
+  }
+
+  #value(raw: unknown, src: TreeVarSource, at: (string | number)[], sens: Sensitivity, entry: VarEntry): unknown {
+    if (raw instanceof LookupRef) return lookup(raw, this.ctx);
+    if (raw instanceof VaultRef) {
+      const { file, line, column } = raw.loc;
+      try {
+        return new Secret((this.ctx.vault ?? new VaultKeyring()).decrypt(raw.ciphertext, file, line, column, formatVarPath(at)), 'vault');
+      } catch (e) {
+        // Like Ansible, an inline vault value is decrypted when used: without (the right) password, only its users fail.
+        if (e instanceof InputError) LAZY.add(e);
+        throw e;
+      }
+    }
     if (raw instanceof Secret) return raw;
     if (raw instanceof UnsafeText) return finish(raw.text, sens);
     if (typeof raw === 'string') {
-      const out = raw.includes('{{') ? template(raw, src, at) : raw;
+      if (!isTemplate(raw)) return finish(raw, sens);
+      const out = this.#render(raw, src, at, entry);
       return typeof out === 'string' ? finish(out, sens) : out;
     }
-    if (Array.isArray(raw)) return raw.map((v, i) => resolveValue(v, src, [...at, i], sens));
+    if (Array.isArray(raw)) return raw.map((v, i) => this.#value(v, src, [...at, i], sens, entry));
     if (raw !== null && typeof raw === 'object') {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(raw)) {
         const childSens: Sensitivity = SENSITIVE_NAME.test(k) ? 'wrap' : sens === 'none' ? 'none' : 'register';
-        Object.defineProperty(out, k, { value: resolveValue(v, src, [...at, k], childSens), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, k, { value: this.#value(v, src, [...at, k], childSens, entry), enumerable: true, writable: true, configurable: true });
       }
       return out;
     }
     return raw;
-  };
+  }
 
-  const template = (text: string, src: TreeVarSource, at: (string | number)[]): unknown => {
-    if (/\{%|\{#/.test(text)) return text;
-    const parts = [...text.matchAll(/\{\{([\s\S]*?)\}\}/g)];
-    const exprs = parts.map((m) => parseSimpleExpr(m[1].replace(/^-/, '').replace(/-$/, '').trim()));
-    if (exprs.some((e) => e === undefined)) return text; // other Jinja: left for whoever renders it
+  #render(text: string, src: TreeVarSource, at: (string | number)[], entry: VarEntry): unknown {
     const loc = src.locate(at.slice(1));
     const where = formatVarPath(at);
-    const values: unknown[] = [];
-    for (const expr of exprs) {
-      const v = evaluate(expr!, loc, where);
-      if (v === LEAVE) return text;
-      values.push(v);
+    const baseDir = path.dirname(path.resolve(entry.file));
+    let r;
+    try {
+      r = renderTemplate(text, this.#scope(loc, where, baseDir));
+    } catch (e) {
+      if (!(e instanceof TemplateFailure)) throw e;
+      const shown = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+      const problem = e.kind === 'unsupported' ? `unsupported Jinja construct in '${shown}': ${e.message}` : `'${shown}': ${e.message}`;
+      const err = new InputError(redact(problem), loc.file, loc.line, loc.column, where);
+      LAZY.add(err);
+      throw err;
     }
-    if (parts.length === 1 && parts[0][0] === text) return values[0];
-    let out = '';
-    let last = 0;
-    let tainted = false;
-    parts.forEach((m, i) => {
-      out += text.slice(last, m.index);
-      const v = values[i];
-      if (v instanceof Secret) tainted = true;
-      out += pyStr(v);
-      last = m.index! + m[0].length;
-    });
-    out += text.slice(last);
-    return tainted ? new Secret(out) : out;
-  };
-
-  const evaluate = (expr: SimpleExpr, loc: SourceLocation, where: string): unknown => {
-    let value: unknown;
-    if (entries.has(expr.root)) value = resolveName(expr.root, loc, where);
-    else {
-      value = magic(expr.root);
-      if (value === undefined) {
-        if (RUNTIME_NAMES.has(expr.root) || expr.root.startsWith('ansible_')) return LEAVE;
-        throw new InputError(`'{{ ${expr.text} }}' refers to undefined variable '${expr.root}'`, loc.file, loc.line, loc.column, where);
-      }
+    if (r.secret) {
+      if (typeof r.value === 'string') return new Secret(r.value, 'template');
+      registerStrings(r.value);
     }
-    let shown = expr.root;
-    for (const step of expr.steps) {
-      const next = access(value, step);
-      if (next === undefined) {
-        throw new InputError(`'{{ ${expr.text} }}': ${shown} has no ${typeof step === 'number' ? `item ${step}` : `key '${step}'`}`, loc.file, loc.line, loc.column, where);
-      }
-      shown += typeof step === 'number' ? `[${step}]` : `.${step}`;
-      value = next;
-    }
-    return value;
-  };
-
-  for (const name of entries.keys()) {
-    vars[name] = resolveName(name, entries.get(name)!.node.loc, name);
-    const e = entries.get(name)!;
-    varSources[name] = new TreeVarSource(e.file, e.node);
+    return r.value;
   }
-  return { vars, varSources };
+
+  #scope(loc: SourceLocation, where: string, baseDir: string): TemplateScope {
+    return {
+      lookup: (name) => {
+        if (this.entries.has(name)) return this.get(name, loc, where);
+        const m = this.#magic(name);
+        if (m !== undefined) return m;
+        if (RUNTIME_NAMES.has(name) || (name.startsWith('ansible_') && !name.startsWith('ansible_ssh') && name !== 'ansible_host')) {
+          return new JinjaUndefined(`'${name}' is undefined (facts and play variables do not exist yet when provision reads the inventory)`);
+        }
+        return undefined;
+      },
+      lookupPlugin: (plugin, terms, kw) => lookupPlugin(plugin, terms, kw, this.ctx, baseDir, loc),
+    };
+  }
+
+  #magic(name: string): unknown {
+    const ctx = this.ctx;
+    switch (name) {
+      case 'inventory_hostname': return ctx.host;
+      case 'inventory_hostname_short': return ctx.host.split('.')[0];
+      case 'group_names': return ctx.groups.filter((g) => g !== 'all' && g !== 'ungrouped').sort();
+      case 'groups': return ctx.allGroups;
+      case 'hostvars': return ctx.hostvars;
+      case 'vars': return new LazyMapping('vars', () => this.names(), (k) => this.get(k));
+      case 'inventory_file': return ctx.inventoryFile ? path.resolve(ctx.inventoryFile) : undefined;
+      case 'inventory_dir': return ctx.inventoryFile ? path.dirname(path.resolve(ctx.inventoryFile)) : undefined;
+      default: return undefined;
+    }
+  }
+}
+
+/** Kept for callers that resolve one host alone. */
+export function resolveHostVars(entries: Map<string, VarEntry>, ctx: HostResolveContext) {
+  return new HostVarsResolver(entries, ctx).all();
 }
 
 function finish(text: string, sens: Sensitivity): string | Secret {
@@ -162,49 +210,41 @@ function finish(text: string, sens: Sensitivity): string | Secret {
   return text;
 }
 
-interface SimpleExpr {
-  text: string;
-  root: string;
-  steps: (string | number)[];
+function registerStrings(v: unknown): void {
+  if (typeof v === 'string') registerSecretValue(v);
+  else if (Array.isArray(v)) v.forEach(registerStrings);
+  else if (v !== null && typeof v === 'object') Object.values(v).forEach(registerStrings);
 }
 
-/** `name`, `name.key`, `name[0]`, `name['key']` — anything else is not a simple reference. */
-function parseSimpleExpr(text: string): SimpleExpr | undefined {
-  const m = /^([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\s*\d+\s*\]|\[\s*'[^']*'\s*\]|\[\s*"[^"]*"\s*\])*)$/.exec(text);
-  if (!m) return undefined;
-  const steps: (string | number)[] = [];
-  for (const s of m[2].matchAll(/\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(\d+)\s*\]|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\]/g)) {
-    steps.push(s[1] ?? (s[2] !== undefined ? Number(s[2]) : (s[3] ?? s[4])));
+/** `lookup(...)` inside a template: env, file, vars, pipe (only when enabled). Results are Secrets. */
+function lookupPlugin(plugin: string, terms: unknown[], kw: Record<string, unknown>, ctx: HostResolveContext, baseDir: string, loc: SourceLocation): unknown[] {
+  const str = (t: unknown) => (t instanceof Secret ? t.reveal() : String(t));
+  switch (plugin) {
+    case 'env':
+      return terms.map((t) => lookup(new LookupRef('env', str(t), baseDir, loc, kw.default === undefined ? undefined : String(kw.default)), ctx));
+    case 'file':
+      return terms.map((t) => lookup(new LookupRef('file', str(t), baseDir, loc), ctx));
+    case 'vars':
+      return terms.map((t) => {
+        const v = ctx.hostvars?.get(ctx.host) instanceof LazyMapping ? (ctx.hostvars.get(ctx.host) as LazyMapping).get(str(t)) : undefined;
+        if (v === undefined) {
+          if ('default' in kw) return kw.default;
+          throw new UndefinedUse(`No variable found with this name: ${str(t)}`);
+        }
+        return v;
+      });
+    case 'pipe':
+      if (!ctx.allowPipe) throw new TemplateFailure('unsupported', "lookup('pipe') runs commands on the controller and is off (set PROVISION_ALLOW_PIPE_LOOKUP=1 to allow it)");
+      return terms.map((t) => {
+        const r = spawnSync('sh', ['-c', str(t)], { encoding: 'utf8', cwd: baseDir, env: ctx.env });
+        if (r.status !== 0) throw new TemplateFailure('error', `lookup('pipe', '${str(t)}') exited with ${r.status ?? r.signal}`);
+        const out = r.stdout.replace(/\n$/, '');
+        registerSecretValue(out);
+        return new Secret(out, 'pipe');
+      });
+    default:
+      throw new TemplateFailure('unsupported', `lookup('${plugin}') (supported: env, file, vars, pipe when enabled)`);
   }
-  return { text, root: m[1], steps };
-}
-
-function access(value: unknown, step: string | number): unknown {
-  if (Array.isArray(value)) return typeof step === 'number' ? value[step] : undefined;
-  if (value !== null && typeof value === 'object' && !(value instanceof Secret)) {
-    const key = String(step);
-    return Object.prototype.hasOwnProperty.call(value, key) ? (value as Record<string, unknown>)[key] : undefined;
-  }
-  return undefined;
-}
-
-/** How Jinja (Python) prints a value inside a string. */
-function pyStr(v: unknown): string {
-  if (v instanceof Secret) return v.reveal();
-  if (typeof v === 'string') return v;
-  return pyRepr(v);
-}
-
-function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  if (v instanceof Secret) return `'${v.reveal()}'`;
-  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
-  return String(v);
 }
 
 function lookup(ref: LookupRef, ctx: HostResolveContext): Secret {

@@ -27,8 +27,10 @@ export interface InventoryGroup {
   name: string;
   /** Direct child groups. */
   children: string[];
-  /** Hosts of this group and of its descendants, in inventory order. */
+  /** Hosts of this group and of its descendants, in Ansible's order (the group's own hosts, then its children's). */
   hosts: string[];
+  /** Hosts declared in this group itself, in declaration order (ansible-inventory's `hosts` of the group). */
+  directHosts?: string[];
 }
 
 export interface Inventory {
@@ -37,10 +39,15 @@ export interface Inventory {
   baseDir: string;
   hosts: Map<string, InventoryHost>;
   groups: Map<string, InventoryGroup>;
-  /** Host names in inventory order. */
+  /** Host names in Ansible's order of `all`. */
   hostOrder: string[];
   /** Where each group was first declared (not the implicit `all` and `ungrouped`): errors about a group point there. */
   groupLocations?: Map<string, SourceLocation>;
-  /** Ansible host patterns: `all`, `*`, `grp`, `h1,h2`, `grp:!h3`, `!lb1`, `grp1:&grp2`, globs `mq*`. Unknown names → InputError. */
-  selectHosts(pattern: string): string[];
+  /** A host's winning variable assignments before templating (what `ansible-inventory --list` shows). */
+  rawVars?(host: string): Map<string, { value: unknown }>;
+  /**
+   * Ansible host patterns: `all`, `*`, `grp`, `h1,h2`, `grp:!h3`, `!lb1`, `grp1:&grp2`, globs `mq*`, `~regex`.
+   * A part that matches nothing is a warning (`warn`, default stderr); nothing matched at all → InputError.
+   */
+  selectHosts(pattern: string, warn?: (message: string) => void): string[];
 }

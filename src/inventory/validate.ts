@@ -3,6 +3,7 @@ import { InputError } from '../errors.js';
 import { Secret, redact } from '../secrets.js';
 import type { InventoryHost, SourceLocation, VarSource } from './types.js';
 import { closestName } from './typos.js';
+import { UnresolvedVar } from './markers.js';
 import { formatVarPath } from './var-source.js';
 
 export interface ValidateOptions {
@@ -25,6 +26,8 @@ export function validateHostVars<S extends z.ZodTypeAny>(host: InventoryHost, sc
   if (shape) {
     for (const k of Object.keys(shape)) if (Object.prototype.hasOwnProperty.call(host.vars, k)) input[k] = host.vars[k];
   } else Object.assign(input, host.vars);
+  // A variable whose template failed is an error only now that a role reads it (as in Ansible).
+  for (const v of Object.values(input)) if (v instanceof UnresolvedVar) throw v.error;
 
   const result = schema.safeParse(input);
   if (result.success) return result.data;

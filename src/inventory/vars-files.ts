@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isMap, isScalar } from 'yaml';
 import { InputError } from '../errors.js';
 import type { VarEntry } from './model.js';
+import { decryptFileText, type VaultKeyring } from './vault.js';
 import { checkFileSize, describeNode, deref, fail, locatedValue, mapEntries, parseYamlFile, posOf, stringKey } from './yaml-values.js';
 
 const EXTENSIONS = ['.yml', '.yaml', '.json'];
@@ -12,12 +13,12 @@ const EXTENSIONS = ['.yml', '.yaml', '.json'];
  * for a name, the first of `<name>`, `<name>.yml`, `<name>.yaml`, `<name>.json` that exists;
  * a directory is read recursively in lexical order (hidden files and `~` backups skipped). Later files win.
  */
-export async function loadVarsFor(dir: string, name: string): Promise<Map<string, VarEntry> | undefined> {
+export async function loadVarsFor(dir: string, name: string, vault?: VaultKeyring, warn?: (message: string) => void): Promise<Map<string, VarEntry> | undefined> {
   const files = await findVarsFiles(dir, name);
   if (files.length === 0) return undefined;
   const vars = new Map<string, VarEntry>();
   for (const file of files) {
-    for (const [k, v] of await loadVarsFile(file)) vars.set(k, v);
+    for (const [k, v] of await loadVarsFile(file, vault, warn)) vars.set(k, v);
   }
   return vars;
 }
@@ -55,8 +56,8 @@ async function dirVarsFiles(dir: string): Promise<string[]> {
   return found;
 }
 
-/** A vars file: a YAML/JSON mapping of variable names to values (empty file = no variables). */
-export async function loadVarsFile(file: string): Promise<Map<string, VarEntry>> {
+/** A vars file: a YAML/JSON mapping of variable names to values (empty file = no variables), vault-encrypted or not. */
+export async function loadVarsFile(file: string, vault?: VaultKeyring, warn?: (message: string) => void): Promise<Map<string, VarEntry>> {
   let text: string;
   try {
     checkFileSize(file, (await stat(file)).size, 'the variables file');
@@ -65,7 +66,7 @@ export async function loadVarsFile(file: string): Promise<Map<string, VarEntry>>
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot read variables file: ${(e as Error).message}`, file);
   }
-  const y = parseYamlFile(file, text, path.dirname(file));
+  const y = parseYamlFile(file, decryptFileText(text, file, vault), path.dirname(file), warn);
   const root = deref(y, y.doc.contents);
   const vars = new Map<string, VarEntry>();
   if (root === null || (isScalar(root) && root.value === null)) return vars;

@@ -3,9 +3,11 @@ import {
   type Alias, type Node, type ParsedNode, type Scalar, type ScalarTag, type Tags,
 } from 'yaml';
 import { InputError } from '../errors.js';
-import { UnsafeText, parseLookupMapping, parseLookupString } from './markers.js';
+import { UnsafeText, VaultRef, parseLookupMapping, parseLookupString } from './markers.js';
 import { setKey } from './py-literal.js';
 import type { SourceLocation } from './types.js';
+import { isVaultText } from './vault.js';
+import { pyFloat, pyTimestamp } from './yaml-11-scalars.js';
 import type { LocNode } from './var-source.js';
 
 /** A parsed YAML file and what is needed to point at its nodes. */
@@ -14,6 +16,8 @@ export interface YamlFile {
   baseDir: string;
   doc: Document.Parsed;
   lc: LineCounter;
+  /** Length of the text when it does not end with a line break (else undefined): see blockScalarAtEof. */
+  unterminatedLength?: number;
   /** What this file's aliases have cost so far (see YAML_LIMITS). */
   spent: { aliases: number; aliasedValues: number };
 }
@@ -53,22 +57,29 @@ const pyFalse: ScalarTag = {
   test: /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/, resolve: () => false,
 };
 
-function ansibleTags(tags: Tags): Tags {
+const REPLACED = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:bool', 'tag:yaml.org,2002:float']);
+
+/** The YAML 1.1 scalar types of PyYAML (with version '1.1'): every YAML file a user gives is read with these. */
+export function ansibleTags(tags: Tags): Tags {
   return tags
-    .filter((t) => typeof t === 'string' || (t.tag !== 'tag:yaml.org,2002:timestamp' && t.tag !== 'tag:yaml.org,2002:bool'))
-    .concat([pyTrue, pyFalse]);
+    .filter((t) => typeof t === 'string' || !REPLACED.has(t.tag))
+    .concat([pyTrue, pyFalse, pyFloat, pyTimestamp]);
 }
 
-/** Parse YAML the way Ansible does (YAML 1.1); any syntax error or duplicate key → InputError at its position. */
-export function parseYamlFile(file: string, text: string, baseDir: string): YamlFile {
-  if (text.startsWith('$ANSIBLE_VAULT;')) {
-    throw new InputError('ansible-vault encrypted files are not supported: use from_env / from_file or lookup() for secrets', file, 1, 1);
-  }
+/** Where warnings go by default: stderr, as Ansible prints them. */
+export const stderrWarning = (message: string): void => void process.stderr.write(`[WARNING]: ${message}\n`);
+
+/**
+ * Parse YAML the way Ansible does (YAML 1.1); a syntax error → InputError at its position. A duplicate key is a
+ * warning naming file:line and the last value wins (Ansible's default, DUPLICATE_YAML_DICT_KEY=warn).
+ */
+export function parseYamlFile(file: string, text: string, baseDir: string, warn: (message: string) => void = stderrWarning): YamlFile {
+  if (isVaultText(text)) throw new InputError('this file is vault-encrypted: it must be decrypted before it is parsed', file, 1, 1);
   checkFileSize(file, Buffer.byteLength(text, 'utf8'), 'the file');
   const lc = new LineCounter();
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(text, { lineCounter: lc, version: '1.1', customTags: ansibleTags, uniqueKeys: true, prettyErrors: true });
+    doc = parseDocument(text, { lineCounter: lc, version: '1.1', customTags: ansibleTags, uniqueKeys: false, prettyErrors: true });
   } catch (e) {
     // The parser recurses per nesting level: thousands of `[[[[…` overflow the stack before we can count them.
     if (e instanceof RangeError) throw new InputError(`YAML nested too deeply to parse (values may nest at most ${YAML_LIMITS.depth} levels)`, file);
@@ -80,10 +91,27 @@ export function parseYamlFile(file: string, text: string, baseDir: string): Yaml
   if (err) {
     const pos = err.linePos?.[0];
     const message = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
-    const problem = err.code === 'DUPLICATE_KEY' ? 'duplicate key: each key may appear only once in a mapping' : `YAML syntax error: ${message}`;
-    throw new InputError(problem, file, pos?.line, pos?.col);
+    throw new InputError(`YAML syntax error: ${message}`, file, pos?.line, pos?.col);
   }
-  return { file, baseDir, doc, lc, spent: { aliases: 0, aliasedValues: 0 } };
+  warnDuplicateKeys(doc, lc, file, warn);
+  return { file, baseDir, doc, lc, spent: { aliases: 0, aliasedValues: 0 }, unterminatedLength: /\n$/.test(text) ? undefined : text.length };
+}
+
+function warnDuplicateKeys(doc: Document.Parsed, lc: LineCounter, file: string, warn: (message: string) => void): void {
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const item of map.items) {
+        const key = isScalar(item.key) ? item.key.value : undefined;
+        if (key === undefined || isMergeKey(item.key)) continue;
+        if (seen.has(key)) {
+          const { line, col } = lc.linePos((item.key as Node).range?.[0] ?? 0);
+          warn(`${file}:${line}:${col}: found a duplicate dict key (${String(key)}). Using last defined value only.`);
+        }
+        seen.add(key);
+      }
+    },
+  });
 }
 
 export function posOf(y: YamlFile, node: Node | null | undefined, fallback?: SourceLocation): SourceLocation {
@@ -173,6 +201,7 @@ export function mapEntries(y: YamlFile, map: ParsedNode, depth = 0): { key: Pars
   if (!isMap(map)) return [];
   const explicit: { key: ParsedNode | null; value: ParsedNode | null; keyNode: unknown }[] = [];
   const merged: typeof explicit = [];
+  const index = new Map<unknown, number>();
   for (const item of map.items) {
     if (!isPair(item)) continue;
     if (isMergeKey(item.key)) {
@@ -185,7 +214,15 @@ export function mapEntries(y: YamlFile, map: ParsedNode, depth = 0): { key: Pars
       }
       continue;
     }
-    explicit.push({ key: deref(y, item.key), value: deref(y, item.value), keyNode: item.key });
+    const entry = { key: deref(y, item.key), value: deref(y, item.value), keyNode: item.key };
+    const k = isScalar(entry.key) ? entry.key.value : undefined;
+    const earlier = k === undefined ? undefined : index.get(k);
+    // A duplicate key (warned about at parse): first position, last value — as a Python dict assignment does.
+    if (earlier !== undefined) explicit[earlier] = entry;
+    else {
+      if (k !== undefined) index.set(k, explicit.length);
+      explicit.push(entry);
+    }
   }
   const seen = new Set(explicit.map((e) => (isScalar(e.key) ? e.key.value : e.key)));
   for (const e of merged) {
@@ -240,10 +277,22 @@ export function locatedValue(y: YamlFile, raw: unknown, fallback: SourceLocation
   return { value: null, node: { loc } };
 }
 
+/**
+ * A `|` or `>` block that ends the file without a final line break: PyYAML has no line break to keep, the yaml
+ * library adds one (seen in `ansible-inventory --list` output of a trailing `!vault |` value).
+ */
+function blockScalarAtEof(y: YamlFile, n: Scalar): boolean {
+  return (n.type === 'BLOCK_LITERAL' || n.type === 'BLOCK_FOLDED') && y.unterminatedLength !== undefined
+    && n.range?.[1] === y.unterminatedLength && typeof n.value === 'string' && n.value.endsWith('\n');
+}
+
 function scalarValue(y: YamlFile, n: Scalar, loc: SourceLocation): unknown {
-  if (n.tag === '!vault') fail('ansible-vault encrypted values (!vault) are not supported: use from_env / from_file or lookup() instead', loc);
-  if (n.tag === '!unsafe') return new UnsafeText(n.value === null ? '' : String(n.value));
-  const v = n.value;
+  const v = blockScalarAtEof(y, n) ? (n.value as string).slice(0, -1) : n.value;
+  if (n.tag === '!vault') {
+    if (typeof v !== 'string' || !isVaultText(v)) fail('a !vault value must be the text ansible-vault encrypt_string printed ($ANSIBLE_VAULT;…)', loc);
+    return new VaultRef(v, loc);
+  }
+  if (n.tag === '!unsafe') return new UnsafeText(v === null ? '' : String(v));
   if (typeof v === 'string') return parseLookupString(v, y.baseDir, loc) ?? v;
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof Uint8Array || v instanceof Date) return n.source ?? String(v);

@@ -1,10 +1,15 @@
 import { installDebianPackages, missingDebianPackages } from '../../src/controller/packages.js';
 
-/** Debian packages the test suite uses on the controller (sandbox tooling, real brokers/haproxy for loopback tests, Go for the exporter build). */
+/**
+ * Debian packages the test suite uses on the controller (sandbox tooling, real brokers/haproxy for loopback tests, Go for
+ * the exporter build, and Ansible itself: the inventory and vault tests compare with the real `ansible-inventory` and
+ * decrypt what the real `ansible-vault` encrypted).
+ */
 export const TEST_PACKAGES = [
   'debootstrap', 'systemd-container', 'apt-cacher-ng', 'nftables', 'iproute2', 'openssh-client', 'openssh-server', 'git', 'openssl',
   'mosquitto', 'mosquitto-clients', 'haproxy', 'keepalived',
   'golang-go', 'golang-github-eclipse-paho.mqtt.golang-dev', 'golang-github-prometheus-client-golang-dev', 'golang-github-urfave-cli-dev',
+  'ansible', 'python3-netaddr', // netaddr: Ansible's ipaddr filters, compared with ours
 ];
 
 export async function ensureControllerPackages(names: string[] = TEST_PACKAGES): Promise<void> {

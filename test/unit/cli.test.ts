@@ -138,7 +138,7 @@ describe('parseRunOptions', () => {
   it('-i is required, except for --help and --version', () => {
     const err = thrown(() => parseRunOptions(['--check']));
     expect(err).toBeInstanceOf(OptionsError);
-    expect(err.message).toBe('--inventory/-i is required (see provision --help)');
+    expect(err.message).toBe('--inventory/-i is required (or [defaults] inventory in ansible.cfg; see provision --help)');
     expect(parseRunOptions(['--help']).help).toBe(true);
     expect(parseRunOptions(['--version']).version).toBe(true);
   });
@@ -179,7 +179,8 @@ describe('parseExtraVars', () => {
   it('@file reads YAML (or JSON); a missing file is an options error naming it', () => {
     const f = join(tmp, 'vars.yml');
     writeFileSync(f, 'mqtt_tls_port: 8884\nmqtt_users:\n  - username: alice\n    password: wonderland\nbase_upgrade: yes\n');
-    expect(parseExtraVars([`@${f}`, 'mqtt_tls_port=8885'])).toEqual({ mqtt_tls_port: 8885, mqtt_users: [{ username: 'alice', password: 'wonderland' }], base_upgrade: 'yes' });
+    // YAML 1.1 as ansible-playbook reads -e @file (PyYAML): `yes` is true.
+    expect(parseExtraVars([`@${f}`, 'mqtt_tls_port=8885'])).toEqual({ mqtt_tls_port: 8885, mqtt_users: [{ username: 'alice', password: 'wonderland' }], base_upgrade: true });
     const j = join(tmp, 'vars.json');
     writeFileSync(j, '{"a": [1, 2]}');
     expect(parseExtraVars([`@${j}`])).toEqual({ a: [1, 2] });
@@ -340,10 +341,10 @@ describe('exitCodeForError', () => {
 describe('ansible-playbook flags and short option errors (issue 10 item 5)', () => {
   it('-u, -b/--become, --become-user, -K, --private-key/--key-file, --syntax-check, --list-tags are read', () => {
     expect(parseRunOptions(['-i', 'h', '-u', 'admin', '-b', '--become-user', 'root', '-K', '--private-key', '~/.ssh/k', '--syntax-check', '--list-tags'])).toMatchObject({
-      user: 'admin', become: true, becomeUser: 'root', askBecomePass: true, privateKey: '~/.ssh/k', syntaxCheck: true, listTags: true,
+      connection: { user: 'admin', become: true, becomeUser: 'root', privateKeyFile: '~/.ssh/k' }, askBecomePass: true, syntaxCheck: true, listTags: true,
     });
-    expect(parseRunOptions(['-i', 'h', '--become', '--key-file=/k']).privateKey).toBe('/k');
-    expect(parseRunOptions(['-i', 'h', '-bK'])).toMatchObject({ become: true, askBecomePass: true });
+    expect(parseRunOptions(['-i', 'h', '--become', '--key-file=/k']).connection?.privateKeyFile).toBe('/k');
+    expect(parseRunOptions(['-i', 'h', '-bK'])).toMatchObject({ connection: { become: true }, askBecomePass: true });
   });
 
   it('an unknown option gets a short correct message (with "did you mean"), not parseArgs\' advice about --', () => {

@@ -66,7 +66,7 @@ describe('checkConnections', () => {
 
 describe('command-line connection defaults (-u, -b, --become-user, --private-key)', () => {
   it('fill in what the inventory leaves unset; the inventory\'s variables win', async () => {
-    const d: ConnectionDefaults = { user: 'deploy', become: true, becomeUser: 'root', privateKeyPath: '~/.ssh/deploy' };
+    const d: ConnectionDefaults = { user: 'deploy', become: true, becomeUser: 'root', privateKeyFile: '~/.ssh/deploy' };
     const bare = (await checked('[brokers]\nmq1\n', d)).run().get('mq1')!;
     expect(bare).toMatchObject({ user: 'deploy', become: true, becomeUser: 'root', privateKeyPath: '/home/tester/.ssh/deploy' });
     const set = (await checked('[brokers]\nmq1 ansible_user=root ansible_become=false ansible_ssh_private_key_file=/k\n', d)).run().get('mq1')!;
