@@ -102,6 +102,7 @@ export const HELP = `provision — agentless provisioning over SSH for a secured
 Usage:
   provision -i INVENTORY [options]          run the playbook (all phases: build → configure → runtime → cluster)
   provision verify -i INVENTORY             end-to-end checks of a live cluster
+  provision pki rotate-ca start|promote|retire -i INVENTORY   CA rollover, one stage per run
   provision sandbox up N | down | status    local Debian 12 test hosts (root, Linux)
   provision demo [down]                     sandbox + full HA cluster + verify, in one command
 

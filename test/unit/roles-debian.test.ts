@@ -217,6 +217,7 @@ describe('Debian broker, runtime phase', () => {
     expect(planned.map((p) => [p.name, scripts(p.plan)])).toEqual([
       ['service mosquitto enabled, started', []],
       ['apply a configuration the running broker has not loaded yet', []],
+      ['load certificates the running broker has not loaded yet', []],
       ['service mosquitto-exporter enabled, started', ['systemctl enable mosquitto-exporter.service', 'systemctl start mosquitto-exporter.service']],
     ]);
   });
