@@ -3,6 +3,7 @@ import type { FactResults, HostContext, Step } from '../../src/engine/types.js';
 import { fingerprintOf, servedCertificate } from '../../src/health/served-certificate.js';
 import { waitUntil } from '../../src/health/broker-health.js';
 import { BROKER_PATHS } from '../../src/cluster/broker.js';
+import { brokerLoaded } from '../../src/facts/mosquitto-loaded.js';
 
 /** restartWithRollback reads no facts. */
 const NO_FACTS: FactResults = {
@@ -18,23 +19,23 @@ async function served(ctx: HostContext, tlsPort: number): Promise<string> {
 /**
  * A new server certificate without a disconnect: mosquitto (2.0.0 and later, checked on Debian 12's 2.0.11)
  * reloads certfile/keyfile on SIGHUP (`systemctl reload` = `kill -HUP $MAINPID`) for new TLS handshakes and
- * keeps every established connection. Done only when the broker does not already serve the wanted certificate
- * (a restart in the same run loaded it); proven by a fresh handshake that must present it. When the broker
- * keeps serving the old one (it logged "Error when reloading certificate"), it is restarted: a restart loads
- * the files or fails its own health check, which restores the previous ones.
+ * keeps every established connection. Nothing to do when the broker started (or reloaded) after the files were
+ * written — a restart in the same run loaded them. The reload is proven by a fresh handshake that must present
+ * the new certificate; when the broker keeps the old one (it logs "Error when reloading certificate"), it is
+ * restarted instead: the restart loads the files or fails its health check, which restores the previous ones.
  */
 export function reloadCertificates(o: { tlsPort: number; cert: () => Promise<string>; restart: Step }): Step {
   return {
     name: 'reload mosquitto (new TLS certificate, connections kept)',
-    plan: async (ctx) => {
-      const want = fingerprintOf(await o.cert());
-      const now = await served(ctx, o.tlsPort).catch(() => undefined);
-      if (now === want) return { changes: [], message: 'already serving the new certificate' };
+    facts: [brokerLoaded],
+    plan: (ctx, facts) => {
+      if (ctx.facts.init === 'systemd' && facts.get(brokerLoaded) === '') return { changes: [], message: 'the running broker loaded this certificate already' };
       return {
         changes: [
           {
             summary: 'reload mosquitto (SIGHUP): new TLS handshakes get the new certificate, connected clients stay',
             apply: async (c) => {
+              const want = fingerprintOf(await o.cert());
               const cmd = c.facts.init === 'systemd' ? 'systemctl reload mosquitto' : '/etc/init.d/mosquitto reload';
               await c.transport.script(cmd, { timeoutMs: 30_000 });
               try {
