@@ -24,7 +24,7 @@ async function served(ctx: HostContext, tlsPort: number): Promise<string> {
  * the new certificate; when the broker keeps the old one (it logs "Error when reloading certificate"), it is
  * restarted instead: the restart loads the files or fails its health check, which restores the previous ones.
  */
-export function reloadCertificates(o: { tlsPort: number; cert: () => Promise<string>; restart: Step }): Step {
+export function reloadCertificates(o: { tlsPort: number; cert: () => Promise<string>; restart: Step; proofTimeoutMs?: number }): Step {
   return {
     name: 'reload mosquitto (new TLS certificate, connections kept)',
     facts: [brokerLoaded],
@@ -42,7 +42,7 @@ export function reloadCertificates(o: { tlsPort: number; cert: () => Promise<str
                 await waitUntil(async () => {
                   const got = await served(c, o.tlsPort);
                   if (got !== want) throw new StepError(`the broker still presents certificate ${got.slice(0, 23)}…, not ${want.slice(0, 23)}…`);
-                }, 10_000, 250);
+                }, o.proofTimeoutMs ?? 10_000, 250);
               } catch (err) {
                 const plan = await o.restart.plan(c, NO_FACTS);
                 if ('changes' in plan) for (const ch of plan.changes) await ch.apply?.(c);
