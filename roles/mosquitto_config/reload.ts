@@ -3,7 +3,7 @@ import type { FactResults, HostContext, Step } from '../../src/engine/types.js';
 import { fingerprintOf, servedCertificate } from '../../src/health/served-certificate.js';
 import { waitUntil } from '../../src/health/broker-health.js';
 import { BROKER_PATHS } from '../../src/cluster/broker.js';
-import { brokerLoaded } from '../../src/facts/mosquitto-loaded.js';
+import { brokerLoaded } from '../../src/cluster/broker-loaded.js';
 
 /** restartWithRollback reads no facts. */
 const NO_FACTS: FactResults = {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineRole, type Step } from '../../src/engine/types.js';
 import { service } from '../../src/operations/service.js';
-import { brokerLoaded } from '../../src/facts/mosquitto-loaded.js';
+import { brokerLoaded } from '../../src/cluster/broker-loaded.js';
 import { brokerVars, tlsVars } from '../../src/cluster/variables.js';
 
 export default defineRole({

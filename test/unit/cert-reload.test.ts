@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FactResults, HostContext, Step } from '../../src/engine/types.js';
-import { brokerLoaded } from '../../src/facts/mosquitto-loaded.js';
+import { brokerLoaded } from '../../src/cluster/broker-loaded.js';
 import { fingerprintOf } from '../../src/health/served-certificate.js';
 import { ensureServerCert, type CertMaterial } from '../../src/pki/index.js';
 import { reloadCertificates } from '../../roles/mosquitto_config/reload.js';

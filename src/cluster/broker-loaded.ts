@@ -1,5 +1,5 @@
 import type { FactQuery } from '../engine/types.js';
-import { BROKER_PATHS } from '../cluster/broker.js';
+import { BROKER_PATHS } from './broker.js';
 
 /**
  * Has the running broker not loaded its configuration (`config`: restart) or its server certificate and key
