@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRole, type HostContext, type Step } from '../../src/engine/types.js';
+import { defineRole, type HostContext, type RoleContext, type Step } from '../../src/engine/types.js';
 import { command } from '../../src/operations/command.js';
 import { directory, file } from '../../src/operations/file.js';
 import { shq } from '../../src/transport/shell-quote.js';
@@ -8,6 +8,7 @@ import { brokerVars, cedaloBrokerVars, pick, tlsVars } from '../../src/cluster/v
 import { systemCredentials } from '../../src/cluster/credentials.js';
 import { passwordFileSteps } from './password-file.js';
 import { restartWithRollback, revertConfig } from './restart.js';
+import { reloadCertificates } from './reload.js';
 import { renderMosquittoConf } from './template.js';
 import { activeBrokers, loadBalancerHosts } from '../../src/cluster/topology.js';
 import { BROKER_PATHS, dynsecPluginPath } from '../../src/cluster/broker.js';
@@ -20,6 +21,15 @@ const vars = z.object({
   ...pick('max_keepalive', 'max_packet_size', 'max_queued_messages', 'set_tcp_nodelay', 'sys_interval', 'persistence', 'autosave_interval', 'mosquitto_extra_config', 'mqtt_users', 'mqtt_roles', 'mqtt_groups', 'mqtt_default_acl_access'),
   ...pick('cluster_mode', 'cluster_routing', 'cluster_bridge_topics', 'cluster_bridge_failback', 'mqtt_bridge_port', 'mqtt_bridge_user', 'mqtt_bridge_password'),
 });
+
+function restartStep(ctx: RoleContext<z.output<typeof vars>>): Step {
+  return restartWithRollback({
+    tlsPort: ctx.vars.mqtt_tls_port,
+    ca: async () => (await certificateFor(ctx, ctx.vars)).caCert,
+    login: systemCredentials(ctx, ctx.vars).admin,
+    ...(ctx.vars.cluster_backend === 'cedalo' ? { plainPort: ctx.vars.cedalo_admin_port } : {}),
+  });
+}
 
 export default defineRole({
   name: 'mosquitto_config',
@@ -71,18 +81,19 @@ export default defineRole({
       return steps;
     },
   },
+  // Defined after the restart: when a run notifies both, the restart loads the certificates and the reload
+  // finds the broker already serving them.
   handlers: {
     'restart mosquitto': {
       rolling: true,
       revert: () => [revertConfig()],
-      steps: (ctx) => [
-        restartWithRollback({
-          tlsPort: ctx.vars.mqtt_tls_port,
-          ca: async () => (await certificateFor(ctx, ctx.vars)).caCert,
-          login: systemCredentials(ctx, ctx.vars).admin,
-          ...(ctx.vars.cluster_backend === 'cedalo' ? { plainPort: ctx.vars.cedalo_admin_port } : {}),
-        }),
-      ],
+      steps: (ctx) => [restartStep(ctx)],
+    },
+    'reload mosquitto': {
+      // One broker at a time like a restart, though nobody is disconnected: a bad certificate stops the rollout.
+      rolling: true,
+      // Cedalo's plugin closes the TLS listener on followers, where no handshake can prove a reload: restart there.
+      steps: (ctx) => [ctx.vars.cluster_backend === 'cedalo' ? restartStep(ctx) : reloadCertificates({ tlsPort: ctx.vars.mqtt_tls_port, cert: async () => (await certificateFor(ctx, ctx.vars)).cert, restart: restartStep(ctx) })],
     },
   },
 });

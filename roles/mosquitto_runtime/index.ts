@@ -1,18 +1,8 @@
 import { z } from 'zod';
-import { defineRole, type FactQuery, type Step } from '../../src/engine/types.js';
+import { defineRole, type Step } from '../../src/engine/types.js';
 import { service } from '../../src/operations/service.js';
-import { BROKER_PATHS } from '../../src/cluster/broker.js';
+import { brokerLoaded } from '../../src/cluster/broker-loaded.js';
 import { brokerVars, tlsVars } from '../../src/cluster/variables.js';
-
-/** Was mosquitto started before its configuration or certificates last changed? (An interrupted rollout leaves that.) */
-const staleBroker: FactQuery<boolean> = {
-  key: 'mosquitto:stale',
-  script: `started=$(systemctl show mosquitto -p ActiveEnterTimestamp --value 2>/dev/null); [ -n "$started" ] || exit 0
-s=$(date -d "$started" +%s 2>/dev/null) || exit 0
-newest=$(stat -c %Y ${BROKER_PATHS.conf} ${BROKER_PATHS.certDir}/*.crt ${BROKER_PATHS.certDir}/*.key 2>/dev/null | sort -n | tail -n 1)
-[ -n "$newest" ] && [ "$newest" -gt "$s" ] && echo stale || true`,
-  parse: (out) => out.trim() === 'stale',
-};
 
 export default defineRole({
   name: 'mosquitto_runtime',
@@ -23,12 +13,19 @@ export default defineRole({
       // Through the rolling handler: brokers still restart one at a time, health-checked, with rollback.
       const pending: Step = {
         name: 'apply a configuration the running broker has not loaded yet',
-        facts: ctx.facts.init === 'systemd' ? [staleBroker] : [],
+        facts: ctx.facts.init === 'systemd' ? [brokerLoaded] : [],
         notify: ['restart mosquitto'],
         plan: (c, facts) =>
-          c.facts.init === 'systemd' && facts.get(staleBroker) ? { changes: [{ summary: 'configuration newer than the running broker: restart (rolling)' }] } : { changes: [] },
+          c.facts.init === 'systemd' && facts.get(brokerLoaded) === 'config' ? { changes: [{ summary: 'configuration newer than the running broker: restart (rolling)' }] } : { changes: [] },
       };
-      return [service({ name: 'mosquitto', enabled: true, state: 'started' }), pending];
+      const pendingCerts: Step = {
+        name: 'load certificates the running broker has not loaded yet',
+        facts: ctx.facts.init === 'systemd' ? [brokerLoaded] : [],
+        notify: ['reload mosquitto'],
+        plan: (c, facts) =>
+          c.facts.init === 'systemd' && facts.get(brokerLoaded) === 'certs' ? { changes: [{ summary: 'certificates newer than the running broker: reload (rolling)' }] } : { changes: [] },
+      };
+      return [service({ name: 'mosquitto', enabled: true, state: 'started' }), pending, pendingCerts];
     },
   },
 });

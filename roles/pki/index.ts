@@ -21,12 +21,14 @@ export default defineRole({
             : { changes: [], message: `valid until ${m.notAfter.toISOString().slice(0, 10)}` },
       };
       const d = BROKER_PATHS.certDir;
+      // A reload, not a restart (roles/mosquitto_config/reload.ts): mosquitto reloads certfile/keyfile on SIGHUP
+      // and keeps its connections; ca.crt matters only to bridges, which read it at each (re)connect.
       return [
         controllerStep,
         directory({ path: d, owner: 'root', group: 'mosquitto', mode: '0750' }),
-        file({ name: 'CA certificate', path: `${d}/ca.crt`, content: m.caCert, owner: 'root', group: 'mosquitto', mode: '0644', notify: ['restart mosquitto'] }),
-        file({ name: 'server certificate', path: `${d}/server.crt`, content: m.cert, owner: 'root', group: 'mosquitto', mode: '0644', notify: ['restart mosquitto'] }),
-        file({ name: 'server key', path: `${d}/server.key`, content: m.key, owner: 'mosquitto', group: 'mosquitto', mode: '0600', sensitive: true, notify: ['restart mosquitto'] }),
+        file({ name: 'CA certificate', path: `${d}/ca.crt`, content: m.caCert, owner: 'root', group: 'mosquitto', mode: '0644', notify: ['reload mosquitto'] }),
+        file({ name: 'server certificate', path: `${d}/server.crt`, content: m.cert, owner: 'root', group: 'mosquitto', mode: '0644', notify: ['reload mosquitto'] }),
+        file({ name: 'server key', path: `${d}/server.key`, content: m.key, owner: 'mosquitto', group: 'mosquitto', mode: '0600', sensitive: true, notify: ['reload mosquitto'] }),
       ];
     },
   },

@@ -10,6 +10,7 @@ import { version } from './version.js';
 const SUBCOMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   sandbox: async (args) => (await import('../commands/sandbox.js')).sandboxCommand(args),
   verify: async (args) => (await import('../commands/verify.js')).verifyCommand(args),
+  pki: async (args) => (await import('../commands/pki.js')).pkiCommand(args),
   demo: async (args) => (await import('../commands/demo.js')).demoCommand(args),
   inventory: async (args) => (await import('../commands/inventory.js')).inventoryCommand(args),
   exec: async (args) => (await import('../commands/exec.js')).execCommand(args),

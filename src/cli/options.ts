@@ -244,6 +244,7 @@ Usage:
                                             end-to-end checks of a live cluster (provision verify --help)
   provision sandbox up N | add | down | status | stop H | start H | reboot H | exec H -- CMD
                                             local Debian 12 test hosts (root, Linux; provision sandbox --help)
+  provision pki rotate-ca start|promote|retire -i INVENTORY   CA rollover, one stage per run
   provision demo [down]                     sandbox + full HA cluster + verify, in one command
   provision inventory -i INV --list | --graph [GROUP] | --host H   what ansible-inventory prints
   provision exec PATTERN -i INV [-b] -- COMMAND   a shell command on each host (ansible PATTERN -m shell -a)

@@ -29,6 +29,11 @@ export const BROKER_PATHS = {
   dynsecFile: '/var/lib/mosquitto/dynamic-security.json',
   passwordFile: '/etc/mosquitto/passwd',
   aclFile: '/etc/mosquitto/acl',
+  /**
+   * Touched after a reload proved the broker serves its new certificate (roles/mosquitto_config/reload.ts);
+   * certificate files older than it (or than the start) are loaded. Under /run: a reboot restarts the broker.
+   */
+  certsLoadedMarker: '/run/provision-mosquitto-certs-loaded',
 };
 
 export function dynsecPluginPath(facts: { os: { family: string }; multiarch: string }): string {

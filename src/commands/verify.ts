@@ -18,10 +18,13 @@ import { ControlClient } from '../mqtt/control-client.js';
 import { Secret } from '../secrets.js';
 import { SshTransport } from '../transport/ssh.js';
 import type { Transport } from '../transport/types.js';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { rotationPaths } from '../pki/rotation.js';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
+import { daysLeft, servedCertificate } from '../health/served-certificate.js';
+import { pemCertificates } from '../pki/x509.js';
 import { c } from '../output/colors.js';
 import { DEFAULT_PKI_DIR } from '../cluster/certificate.js';
 import { defaultOf } from '../cluster/variables.js';
@@ -89,7 +92,9 @@ export async function verifyCommand(args: string[]): Promise<number> {
     const given = inv.hosts.get(h)?.vars[k];
     return given instanceof Secret ? given : typeof given === 'string' ? new Secret(given) : generatedSecret(inv.baseDir, name, true);
   };
-  const caPath = join(inv.baseDir, v(brokers[0] ?? '', 'pki_dir', DEFAULT_PKI_DIR), 'ca.crt');
+  // During a CA rollover clients trust the bundle (src/pki/rotation.ts); so does verify.
+  const pkiDir = join(inv.baseDir, v(brokers[0] ?? '', 'pki_dir', DEFAULT_PKI_DIR));
+  const caPath = existsSync(rotationPaths(pkiDir).bundle) ? rotationPaths(pkiDir).bundle : join(pkiDir, 'ca.crt');
   const ca = readFileSync(caPath);
   const transports = new Map<string, Transport>();
   const connect = async (h: string) => {
@@ -181,6 +186,24 @@ export async function verifyCommand(args: string[]): Promise<number> {
       const verifyLogin = { username: user, password };
       for (const x of await verifyBridges({ brokers: reach, admin, verify: verifyLogin, bridgePort: Number(v(first, 'mqtt_bridge_port', '8884')) || 8884, topicRoot: 'provision/verify' })) record(x.name, x.ok, x.detail);
     }
+    // 6. Days until each certificate expires: what each broker and load balancer presents on a fresh handshake, and the CAs.
+    const renewBefore = Number(v(first, 'tls_renew_before_days', String(defaultOf('tls_renew_before_days')))) || defaultOf('tls_renew_before_days');
+    const served = [...brokers.map((h) => ({ h, kind: 'broker', address: '127.0.0.1' })), ...lbs.map((h) => ({ h, kind: 'load balancer', address: v(h, 'ansible_host', h) }))];
+    for (const x of served) {
+      const label = `certificate of ${x.h} (${x.kind}, port ${portOf(x.h, 'mqtt_tls_port')})`;
+      try {
+        const t = await connect(x.h);
+        // A broker beside HAProxy listens on loopback; HAProxy on the host's address: both reached from the host itself.
+        const cert = await servedCertificate(await t.forward(x.address, portOf(x.h, 'mqtt_tls_port')), { servername: x.h });
+        record(label, daysLeft(cert.notAfter) > 0, expiryDetail(cert.notAfter, renewBefore, cert.issuer));
+      } catch (err) {
+        record(label, false, (err as Error).message);
+      }
+    }
+    for (const cert of pemCertificates(readFileSync(caPath, 'utf8')).map((p) => new X509Certificate(p))) {
+      const notAfter = new Date(cert.validTo);
+      record(`CA ${cert.subject.replace(/\n/g, ', ')}`, daysLeft(notAfter) > 0, expiryDetail(notAfter, 0, ''));
+    }
   } finally {
     await Promise.all([...transports.values()].map((t) => t.close()));
   }
@@ -188,6 +211,13 @@ export async function verifyCommand(args: string[]): Promise<number> {
   if (values.json) writeFileSync(values.json, `${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
   process.stdout.write(failed.length ? c.red(`\n${failed.length} of ${checks.length} checks failed\n`) : c.green(`\nall ${checks.length} checks passed\n`));
   return failed.length ? 2 : 0;
+}
+
+function expiryDetail(notAfter: Date, renewBefore: number, issuer: string): string {
+  const d = daysLeft(notAfter);
+  const when = `${d >= 0 ? `expires in ${d} days` : `EXPIRED ${-d} days ago`} (${notAfter.toISOString().slice(0, 10)})`;
+  const from = issuer ? `, issued by ${issuer.replace(/\n/g, ', ')}` : '';
+  return `${when}${from}${renewBefore && d >= 0 && d < renewBefore ? `; within tls_renew_before_days (${renewBefore}): the next run renews it` : ''}`;
 }
 
 function normalize(state: unknown): unknown {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { InputError, StepError } from '../errors.js';
 import { ensureDir, readPair, readUserFile, reason, tightenKeyMode, writeAtomic } from './fsio.js';
 import { withLock } from './lock.js';
+import { trustBundle } from './rotation.js';
 import { CA_VALIDITY_DAYS, DAY_MS, resolveOptions, type PkiOptions, type Resolved } from './options.js';
 import { generateCa, type Signer } from './sign.js';
 import { parseCert, parsePrivateKey, pemCertificates, type ParsedCert } from './x509.js';
@@ -123,7 +124,8 @@ async function ownCa(r: Resolved): Promise<LoadedCa> {
     if (!ca.parsed.x509.checkPrivateKey(ca.signer!.key)) throw new StepError(`${paths.key} is not the key of ${paths.cert}${move}`);
     if (ca.parsed.notAfter <= r.now) throw new StepError(`${paths.cert}: the CA expired on ${ca.parsed.notAfter.toISOString()}${move}`);
     if (!r.check) await tightenKeyMode(paths.key);
-    return ca;
+    // During a CA rollover (src/pki/rotation.ts) hosts and clients trust the next or the previous CA as well.
+    return { ...ca, cert: await trustBundle(r.dir, certText) };
   });
 }
 

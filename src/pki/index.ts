@@ -5,3 +5,4 @@ export { describeCert, type CertInfo } from './x509.js';
 export { defaultPkiDir, type PkiOptions, DEFAULT_VALIDITY_DAYS, MAX_VALIDITY_DAYS, DEFAULT_RENEW_BEFORE_DAYS } from './options.js';
 export type { KeyType } from './sign.js';
 export type { Sans } from './names.js';
+export { rotateCa, rotationPaths, rotationState, type RotationStage } from './rotation.js';

@@ -4,6 +4,7 @@
  * plugin under the host's multiarch directory, no SELinux steps).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mosquittoConfig from '../../roles/mosquitto_config/index.js';
 import {
   createFixture,
   phaseSteps,
@@ -139,6 +140,10 @@ describe('Debian broker, configure phase (after build)', () => {
       ['exporter', 'systemd unit mosquitto-exporter.service'],
     ]);
     const byName = new Map(planned.map((p) => [p.name, p]));
+    // A certificate change reloads the broker (SIGHUP keeps connections); mosquitto.conf still restarts it.
+    for (const n of ['CA certificate', 'server certificate', 'server key']) expect(byName.get(n)!.step.notify).toEqual(['reload mosquitto']);
+    expect(byName.get('mosquitto.conf')!.step.notify).toEqual(['restart mosquitto']);
+    expect(Object.keys(mosquittoConfig.handlers ?? {})).toEqual(['restart mosquitto', 'reload mosquitto']);
     // Debian's package ships /etc/mosquitto/certs (root 0755, a README): only owner and mode are fixed.
     expect(scripts(byName.get('directory /etc/mosquitto/certs')!.plan)).toEqual(['chown root:mosquitto -- /etc/mosquitto/certs\nchmod 0750 -- /etc/mosquitto/certs']);
     expect(scripts(byName.get('directory /var/lib/mosquitto')!.plan)).toEqual(['chmod 0750 -- /var/lib/mosquitto']);
@@ -217,6 +222,7 @@ describe('Debian broker, runtime phase', () => {
     expect(planned.map((p) => [p.name, scripts(p.plan)])).toEqual([
       ['service mosquitto enabled, started', []],
       ['apply a configuration the running broker has not loaded yet', []],
+      ['load certificates the running broker has not loaded yet', []],
       ['service mosquitto-exporter enabled, started', ['systemctl enable mosquitto-exporter.service', 'systemctl start mosquitto-exporter.service']],
     ]);
   });

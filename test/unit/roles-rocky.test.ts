@@ -333,6 +333,7 @@ describe('Rocky broker, runtime phase', () => {
     expect(steps.map((s) => [s.role, s.step.name])).toEqual([
       ['mosquitto_runtime', 'service mosquitto enabled, started'],
       ['mosquitto_runtime', 'apply a configuration the running broker has not loaded yet'],
+      ['mosquitto_runtime', 'load certificates the running broker has not loaded yet'],
       ['mqtt_auth', 'users, roles and ACLs (dynamic security)'],
       ['exporter', 'service mosquitto-exporter enabled, started'],
     ]);
@@ -341,6 +342,7 @@ describe('Rocky broker, runtime phase', () => {
     expect(planned.map((p) => [p.name, scripts(p.plan)])).toEqual([
       ['service mosquitto enabled, started', ['systemctl enable mosquitto.service', 'systemctl start mosquitto.service']],
       ['apply a configuration the running broker has not loaded yet', []],
+      ['load certificates the running broker has not loaded yet', []],
       ['service mosquitto-exporter enabled, started', ['systemctl enable mosquitto-exporter.service', 'systemctl start mosquitto-exporter.service']],
     ]);
   });
