@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { InputError, StepError } from '../errors.js';
 import { ensureDir, readPair, readUserFile, reason, tightenKeyMode, writeAtomic } from './fsio.js';
 import { withLock } from './lock.js';
-import { trustBundle } from './rotation.js';
+import { trustBundle } from './trust-bundle.js';
 import { CA_VALIDITY_DAYS, DAY_MS, resolveOptions, type PkiOptions, type Resolved } from './options.js';
 import { generateCa, type Signer } from './sign.js';
 import { parseCert, parsePrivateKey, pemCertificates, type ParsedCert } from './x509.js';

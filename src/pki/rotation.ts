@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { StepError } from '../errors.js';
 import { caPaths } from './ca.js';
 import { readIfExists, writeAtomic } from './fsio.js';
+import { rotationPaths, rotationState, trustBundle } from './trust-bundle.js';
 import { withLock } from './lock.js';
 import { CA_VALIDITY_DAYS, DAY_MS } from './options.js';
 import { generateCa, type KeyType } from './sign.js';
-import { parseCert, pemCertificates } from './x509.js';
+import { parseCert } from './x509.js';
 
 /**
  * CA rollover without a disconnect, in the PKI directory:
@@ -18,36 +19,6 @@ import { parseCert, pemCertificates } from './x509.js';
  * What hosts get as `ca.crt` and clients should use is the bundle of all that are trusted: `ca-bundle.crt`.
  */
 export type RotationStage = 'start' | 'promote' | 'retire';
-
-export function rotationPaths(dir: string) {
-  return {
-    next: { cert: join(dir, 'ca-next.crt'), key: join(dir, 'ca-next.key') },
-    previous: join(dir, 'ca-previous.crt'),
-    bundle: join(dir, 'ca-bundle.crt'),
-  };
-}
-
-export interface RotationState {
-  /** A next CA exists: trust it, do not sign with it yet. */
-  next: boolean;
-  /** A retired-but-still-trusted CA exists. */
-  previous: boolean;
-}
-
-export async function rotationState(dir: string): Promise<RotationState> {
-  const p = rotationPaths(dir);
-  return { next: (await readIfExists(p.next.cert)) !== undefined, previous: (await readIfExists(p.previous)) !== undefined };
-}
-
-/** Current CA first, then the next one, then the previous one: every certificate hosts and clients must trust. */
-export async function trustBundle(dir: string, currentCert: string): Promise<string> {
-  const p = rotationPaths(dir);
-  const extra = [await readIfExists(p.next.cert), await readIfExists(p.previous)].filter((x): x is string => x !== undefined);
-  if (extra.length === 0) return currentCert;
-  const seen = new Set<string>();
-  const all = [currentCert, ...extra].flatMap(pemCertificates).filter((c) => (seen.has(c) ? false : (seen.add(c), true)));
-  return all.join('');
-}
 
 function describe(certText: string): string {
   const c = parseCert(certText);
@@ -108,3 +79,5 @@ export async function rotateCa(dir: string, stage: RotationStage, o: { keyType?:
     return lines;
   });
 }
+
+export { rotationPaths, rotationState, trustBundle, type RotationState } from './trust-bundle.js';
