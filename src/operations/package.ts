@@ -22,8 +22,19 @@ const REFRESH_TIMEOUT_MS = 10 * 60_000;
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300';
 const APT_INSTALL_OPTS = '-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
 
+/**
+ * `apt-get update` with a bound per attempt, tried 3 times: a mirror or proxy that stops answering mid-download can
+ * leave apt waiting for good (seen with apt-cacher-ng closing a connection during a concurrent refresh); a fresh
+ * attempt gets through. Only a timeout (exit 124/137) is retried; apt's own errors fail at once.
+ */
+const APT_UPDATE_ATTEMPT_SECONDS = 150;
+export const aptUpdateScript = (attemptSeconds = APT_UPDATE_ATTEMPT_SECONDS): string =>
+  `n=0; while :; do n=$((n+1)); timeout -k 10 ${attemptSeconds} env ${APT} update && break; rc=$?; ` +
+  `if { [ $rc -ne 124 ] && [ $rc -ne 137 ]; } || [ $n -ge 3 ]; then exit $rc; fi; ` +
+  `echo "apt-get update: no answer within ${attemptSeconds} s (attempt $n of 3), trying again" >&2; done`;
+
 export const packageCommands = {
-  refresh: (pm: PackageManager) => (pm === 'apt' ? `${APT} update` : 'dnf -q -y makecache --refresh'),
+  refresh: (pm: PackageManager) => (pm === 'apt' ? aptUpdateScript() : 'dnf -q -y makecache --refresh'),
   install: (pm: PackageManager, specs: string[], downgrades = false) =>
     pm === 'apt'
       ? `${APT} install ${APT_INSTALL_OPTS}${downgrades ? ' --allow-downgrades' : ''} ${specs.map(shq).join(' ')}`

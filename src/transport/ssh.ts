@@ -239,7 +239,10 @@ export class SshTransport implements Transport {
   }
 
   async script(script: string, opts: Omit<ExecOptions, 'input'> = {}): Promise<ExecResult> {
-    return this.#run(`sh -c 'eval "$(cat)"'`, `export LC_ALL=C\n${script}\n`, opts);
+    // With a bound, coreutils' timeout on the host ends the script's whole process group: a signal over the channel
+    // reaches only the shell, and a child left running (apt-get waiting on a proxy that hung up) keeps the channel open.
+    const bound = opts.timeoutMs ? `timeout -k 5 ${Math.max(1, Math.ceil(opts.timeoutMs / 1000))} ` : '';
+    return this.#run(`${bound}sh -c 'eval "$(cat)"'`, `export LC_ALL=C\n${script}\n`, opts);
   }
 
   async #run(command: string, input: string | Buffer | undefined, opts: ExecOptions): Promise<ExecResult> {
@@ -257,12 +260,21 @@ export class SshTransport implements Transport {
           if (input !== undefined) ch.end(input);
           else ch.end();
         };
+        // The host's own timeout (script) fires first; this one is the backstop, and after a grace period it ends
+        // the wait even when the channel never closes, so one stuck host cannot hold up the run.
+        let settled = false;
+        let grace: NodeJS.Timeout | undefined;
         const timer = opts.timeoutMs
           ? setTimeout(() => {
               failure = `timed out after ${opts.timeoutMs} ms`;
               ch.signal('KILL');
               ch.close();
-            }, opts.timeoutMs)
+              grace = setTimeout(() => {
+                if (settled) return;
+                settled = true;
+                reject(new CommandError(redact(command), null, redact(`${failure}\n${stderr}`), redact(stdout), this.host));
+              }, 10_000);
+            }, opts.timeoutMs + 5_000)
           : undefined;
         // Writing to a channel whose connection just died emits 'error'; the close below reports it.
         const onStreamError = (err: Error) => {
@@ -293,6 +305,11 @@ export class SshTransport implements Transport {
         });
         ch.on('close', (code: number | null, signal?: string) => {
           if (timer) clearTimeout(timer);
+          if (grace) clearTimeout(grace);
+          if (settled) return;
+          settled = true;
+          // coreutils timeout: 124 when it ended the script, 137 when it had to SIGKILL it.
+          if (opts.timeoutMs && (code === 124 || code === 137) && !failure && command.startsWith('timeout ')) failure = `timed out after ${opts.timeoutMs} ms`;
           if (code == null && !signal && this.#lost.has(client))
             return reject(new UnreachableError(this.host, `connection lost while running: ${redact(command).split('\n')[0]!.slice(0, 80)}`));
           if (handshake && !handshake.ready && !failure) failure = `sudo failed: ${handshake.leftover().trim() || `exit ${code}`}`;

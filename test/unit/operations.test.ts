@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { SENSITIVE_DIFF, absent, copy, directory, file } from '../../src/operati
 import { firewall } from '../../src/operations/firewall/index.js';
 import { renderNftables } from '../../src/operations/firewall/nftables.js';
 import { effectiveRules } from '../../src/operations/firewall/rules.js';
-import { packageListsRefreshed, packages, systemUpgraded } from '../../src/operations/package.js';
+import { aptUpdateScript, packageListsRefreshed, packages, systemUpgraded } from '../../src/operations/package.js';
 import { selinuxPort } from '../../src/operations/selinux.js';
 import { service, systemdUnit } from '../../src/operations/service.js';
 import { offlineContext, planWithRecordedFacts, type RecordedPlanOptions } from '../support/recorded-facts.js';
@@ -38,7 +40,24 @@ const summaries = (p: StepPlan) => changes(p).map((c) => c.summary);
 
 const APT_INSTALL =
   'DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 install -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
-const APT_UPDATE = 'DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 update';
+const APT_UPDATE = aptUpdateScript();
+
+describe('apt-get update bounded per attempt (a hung mirror or proxy)', () => {
+  /** Runs the refresh script with a fake apt-get on PATH that hangs on the first `hangs` calls. */
+  const runWithFakeApt = (hangs: number, exitCode = 0) => {
+    const dir = mkdtempSync(join(tmpdir(), 'fake-apt-'));
+    writeFileSync(join(dir, 'apt-get'), `#!/bin/sh\nn=$(cat ${dir}/calls 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/calls\nif [ $n -le ${hangs} ]; then sleep 30; fi\nexit ${exitCode}\n`, { mode: 0o755 });
+    const r = spawnSync('sh', ['-c', aptUpdateScript(1)], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8' });
+    return { code: r.status, stderr: r.stderr, calls: Number(readFileSync(join(dir, 'calls'), 'utf8')) };
+  };
+  it('a hung attempt is ended and tried again; the third hang fails with timeout\'s exit code', () => {
+    expect(runWithFakeApt(1)).toMatchObject({ code: 0, calls: 2, stderr: expect.stringContaining('attempt 1 of 3') });
+    expect(runWithFakeApt(3)).toMatchObject({ code: 124, calls: 3 });
+  });
+  it("apt's own failure is not retried", () => {
+    expect(runWithFakeApt(0, 100)).toMatchObject({ code: 100, calls: 1 });
+  });
+});
 
 describe('testing helper', () => {
   it('refuses remote calls from plan() and missing recordings', async () => {

@@ -65,6 +65,17 @@ describe('a real sshd (MaxStartups 1:100:1) and a network that drops connections
     await sshd?.stop();
   });
 
+  it('a script past its bound ends with its whole process group, even a child that keeps the channel open', async () => {
+    const t = await connect(sshd.spec());
+    // The background sleep holds stdout: without the host-side timeout the channel never closes (apt-get's methods).
+    const started = Date.now();
+    const err = await t.script('sleep 300 & sleep 300', { timeoutMs: 1500 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/timed out after 1500 ms/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // Nothing of it is left running.
+    expect((await t.exec('pgrep -fx "sleep 300" || true')).stdout).toBe('');
+  });
+
   it('connects and runs commands when nothing is in the way', async () => {
     const t = await connect(sshd.spec());
     expect((await t.exec('echo hi')).stdout).toBe('hi\n');
