@@ -10,12 +10,11 @@
 //
 // Prints a markdown table on stdout; raw figures go to bench/results/cold-<date>.json.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildExporterOnController } from '../src/exporter/controller-build.js';
 import { sandboxDown } from '../src/sandbox/index.js';
 import type { Sandbox } from '../src/sandbox/index.js';
-import { EXPORTER_FIXTURE_REF, makeExporterGitRepo } from '../test/support/exporter-fixture.js';
+import { EXPORTER_FIXTURE_REF } from '../src/exporter/stand-in-repo.js';
 import {
   ANSIBLE_DIR,
   BENCH,
@@ -24,6 +23,7 @@ import {
   ansibleEnv,
   ansibleRecap,
   argValue,
+  benchExporter,
   brokersPlaybook,
   closeControlMasters,
   fmt,
@@ -63,14 +63,8 @@ async function main(): Promise<void> {
   log(`work dir ${work}; ${hostCount} hosts; ${reps} repetitions`);
 
   // Untimed: the exporter built once (provision's controller cache); every tool uploads this binary.
-  const repo = await makeExporterGitRepo(join(work, 'exporter-src'));
-  const build = await buildExporterOnController({
-    repoUrl: repo.url,
-    ref: EXPORTER_FIXTURE_REF,
-    version: '0.8.0',
-    cacheDir: join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'provision', 'exporter'),
-  });
-  log(`exporter binary ${build.binaryPath} (${build.cached ? 'cached' : `built in ${build.seconds} s`})`);
+  const { repo, binaryPath } = await benchExporter(work);
+  const build = { binaryPath };
   const playbook = brokersPlaybook(work);
   const names = Array.from({ length: hostCount }, (_, i) => `node${i + 1}`);
   const brokersYaml = (extra: string) =>

@@ -3,7 +3,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
-import { cpus, totalmem } from 'node:os';
+import { cpus, homedir, totalmem } from 'node:os';
+import { buildExporterOnController } from '../src/exporter/controller-build.js';
+import { EXPORTER_FIXTURE_REF, makeExporterGitRepo } from '../src/exporter/stand-in-repo.js';
 import { join } from 'node:path';
 import { sandboxDown, sandboxUp, type Sandbox } from '../src/sandbox/index.js';
 
@@ -157,4 +159,17 @@ export function brokersPlaybook(work: string): string {
   const file = join(work, 'brokers.yaml');
   writeFileSync(file, stringify([play]));
   return file;
+}
+
+/** Untimed, before any figure: the stand-in exporter repository and its binary, built once into provision's cache. */
+export async function benchExporter(work: string): Promise<{ repo: { url: string; ref: string }; binaryPath: string }> {
+  const repo = await makeExporterGitRepo(join(work, 'exporter-src'));
+  const build = await buildExporterOnController({
+    repoUrl: repo.url,
+    ref: EXPORTER_FIXTURE_REF,
+    version: '0.8.0',
+    cacheDir: join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'provision', 'exporter'),
+  });
+  log(`exporter binary ${build.binaryPath} (${build.cached ? 'cached' : `built in ${build.seconds} s`})`);
+  return { repo, binaryPath: build.binaryPath };
 }

@@ -8,13 +8,12 @@
 // Prints a markdown table and where provision's time goes (per role, per host, from its --json); raw figures go
 // to bench/results/noop-broker-<date>.json.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildExporterOnController } from '../src/exporter/controller-build.js';
-import { EXPORTER_FIXTURE_REF, makeExporterGitRepo } from '../src/exporter/stand-in-repo.js';
+import { EXPORTER_FIXTURE_REF } from '../src/exporter/stand-in-repo.js';
 import { sandboxDown, sandboxUp } from '../src/sandbox/index.js';
 import type { RunReport } from '../src/engine/records.js';
-import { ANSIBLE_DIR, BENCH, SANDBOX, ansibleEnv, ansibleRecap, argValue, brokersPlaybook, closeControlMasters, fmt, fmtStats, log, machineDescription, must, provisionArgs, stats, timed } from './lib.js';
+import { ANSIBLE_DIR, BENCH, SANDBOX, ansibleEnv, ansibleRecap, argValue, benchExporter, brokersPlaybook, closeControlMasters, fmt, fmtStats, log, machineDescription, must, provisionArgs, stats, timed } from './lib.js';
 
 const sizes = argValue('--sizes', '1,3,10').split(',').map(Number);
 const reps = Number(argValue('--reps', '3'));
@@ -48,13 +47,8 @@ async function main(): Promise<void> {
   const machine = await machineDescription();
   const work = mkdtempSync(join(tmpdir(), 'provision-bench-noop-broker-'));
   log(`work dir ${work}; sizes ${sizes.join(',')}; ${reps} repetitions; ansible ${withAnsible ? 'yes' : 'no'}`);
-  const repo = await makeExporterGitRepo(join(work, 'exporter-src'));
-  const build = await buildExporterOnController({
-    repoUrl: repo.url,
-    ref: EXPORTER_FIXTURE_REF,
-    version: '0.8.0',
-    cacheDir: join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'provision', 'exporter'),
-  });
+  const { repo, binaryPath } = await benchExporter(work);
+  const build = { binaryPath };
   const playbook = brokersPlaybook(work);
   const rows: Row[] = [];
   let failure: unknown;

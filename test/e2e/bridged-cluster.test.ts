@@ -7,6 +7,7 @@ import { eventually, probeTcp, sampleWhile } from '../support/broker-checks.js';
 import { deliveryMatrix, steadyFlow, timeUntilDelivered, type BrokerEndpoint, type Matrix } from '../support/bridge-delivery.js';
 import { changedCount, provision } from '../support/cli.js';
 import { makeExporterGitRepo } from '../support/exporter-fixture.js';
+import { APP_USER_VARS } from '../support/inventory-fragments.js';
 
 // Bridged active-active on 3 real brokers: the property (exactly once while stable, never a storm, the tree
 // re-forms around a lost broker and returns to it), not just one message crossing.
@@ -75,16 +76,7 @@ describe('bridged active-active: 3 brokers, one bridge tree', () => {
   vars:
     cluster_mode: active-active
     exporter_repo_url: ${url}
-    mqtt_roles:
-      - rolename: app
-        acls:
-          - { acltype: publishClientSend, topic: "app/#" }
-          - { acltype: publishClientReceive, topic: "app/#" }
-          - { acltype: subscribePattern, topic: "app/#" }
-    mqtt_users:
-      - username: app
-        password: "{{ lookup('env', 'APP_PW') }}"
-        roles: [app]
+${APP_USER_VARS}
   children:
     brokers:
       hosts:

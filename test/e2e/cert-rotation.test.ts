@@ -10,6 +10,7 @@ import { connectTls, endClient, type TlsTarget } from '../support/broker-checks.
 import { changedCount, provision } from '../support/cli.js';
 import type { RunReport } from '../../src/engine/records.js';
 import { makeExporterGitRepo } from '../support/exporter-fixture.js';
+import { APP_USER_VARS } from '../support/inventory-fragments.js';
 
 // A certificate renewal and a whole CA rollover on real brokers (bridged active-active, HAProxy beside mq1) while
 // clients stay connected: a subscriber on a broker directly and one through the load balancer, a publisher
@@ -34,16 +35,7 @@ function writeInventory(extraSans: string[]): void {
     cluster_mode: active-active
     exporter_repo_url: ${url}
     tls_extra_sans: [${extraSans.join(', ')}]
-    mqtt_roles:
-      - rolename: app
-        acls:
-          - { acltype: publishClientSend, topic: "app/#" }
-          - { acltype: publishClientReceive, topic: "app/#" }
-          - { acltype: subscribePattern, topic: "app/#" }
-    mqtt_users:
-      - username: app
-        password: "{{ lookup('env', 'APP_PW') }}"
-        roles: [app]
+${APP_USER_VARS}
   children:
     brokers:
       hosts:

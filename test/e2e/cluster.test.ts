@@ -6,6 +6,7 @@ import { addHosts, hostShell, sandboxDown, sandboxUp, startHost, stopHost, type 
 import { changedCount, provision } from '../support/cli.js';
 import { makeExporterGitRepo } from '../support/exporter-fixture.js';
 import { measureFailover, type FailoverResult } from '../support/failover.js';
+import { APP_USER_VARS } from '../support/inventory-fragments.js';
 
 const NAME = 'e2e-cluster';
 let sb: Sandbox;
@@ -24,16 +25,7 @@ function writeInventory(brokers: string[], absent: string[] = []): string {
     cluster_mode: active-passive
     cluster_vip: ${vip}/24
     exporter_repo_url: ${readFileSync(join(dir, 'exporter-url'), 'utf8')}
-    mqtt_roles:
-      - rolename: app
-        acls:
-          - { acltype: publishClientSend, topic: "app/#" }
-          - { acltype: publishClientReceive, topic: "app/#" }
-          - { acltype: subscribePattern, topic: "app/#" }
-    mqtt_users:
-      - username: app
-        password: "{{ lookup('env', 'APP_PW') }}"
-        roles: [app]
+${APP_USER_VARS}
   children:
     brokers:
       hosts:
