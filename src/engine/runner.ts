@@ -100,12 +100,12 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
           if (st.facts.user !== 'root') throw new StepError(`commands run as '${st.facts.user}', not root: set ansible_become: true (or connect as root)`);
           events.hostConnected(name, `${st.facts.os.pretty}, ${st.facts.primaryAddress}`);
         } catch (err) {
-          const message = errorMessage(err);
+          const message = errorMessage(err, name);
           st.state = !st.transport || err instanceof UnreachableError ? 'unreachable' : 'failed';
           st.error = message;
           const r: StepRecord = { host: name, play: '', kind: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
           records.push(r);
-          events.hostUnreachable(name, message);
+          events.hostConnectFailed(name, message, st.state);
         }
       }),
     ),

@@ -36,7 +36,7 @@ export function listrRenderer(o: { diff: boolean; verbose: boolean }): Reporter 
 
   return {
     connectStart: (names) => enqueue(async () => void process.stdout.write(c.bold(`Connecting to ${names.length} host(s)…\n`))),
-    hostUnreachable: (host, message) => enqueue(async () => void process.stdout.write(c.red(`✖ ${host}: ${message}\n`))),
+    hostConnectFailed: (host, message, state) => enqueue(async () => void process.stdout.write(c.red(`✖ ${host} ${state}: ${message}\n`))),
     playStart: (play, names) => enqueue(async () => void process.stdout.write(`\n${c.bold(`PLAY [${play}]`)} ${c.gray(names.join(', '))}\n`)),
     phaseStart: (_play, phase: Phase, names) => {
       hosts = new Map();

@@ -7,7 +7,7 @@ export function plainRenderer(o: { diff: boolean; verbose: boolean; write?: (s: 
   const out = o.write ?? ((s: string) => process.stdout.write(`${s}\n`));
   return {
     connectStart: (hosts) => out(c.bold(`CONNECT [${hosts.join(', ')}]`)),
-    hostUnreachable: (host, message) => out(c.red(`unreachable: [${host}] ${message}`)),
+    hostConnectFailed: (host, message, state) => out(c.red(`${state}: [${host}] ${message}`)),
     hostConnected: (host, summary) => o.verbose && out(c.gray(`connected: [${host}] ${summary}`)),
     playStart: (play, hosts) => out(`\n${c.bold(`PLAY [${play}] ${'*'.repeat(Math.max(3, 60 - play.length))}`)} ${c.gray(hosts.join(', '))}`),
     phaseStart: (_play, phase) => out(c.bold(`PHASE [${phase}]`)),
