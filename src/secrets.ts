@@ -3,6 +3,8 @@
  * which masks every secret value created during this run.
  */
 const known = new Set<string>();
+/** Encoded forms (a password's hex inside a packet's bytes): masked wherever they occur, even inside a longer word. */
+const embedded = new Set<string>();
 /** The tool's own message templates: never masked, even where a secret happens to be one of their words. */
 const own = new Set<string>();
 export const MASK = '********';
@@ -31,8 +33,11 @@ export function isSecret(v: unknown): v is Secret {
   return v instanceof Secret;
 }
 
-export function registerSecretValue(value: string): void {
-  if (value.length >= 4) known.add(value);
+/** `inside`: the value is an encoded form that sits within longer text (hex in hex): mask it wherever it occurs. */
+export function registerSecretValue(value: string, o: { inside?: boolean } = {}): void {
+  if (value.length < 4) return;
+  known.add(value);
+  if (o.inside) embedded.add(value);
 }
 
 /**
@@ -49,6 +54,10 @@ export function redact(text: string): string {
   for (const s of known) {
     for (let at = text.indexOf(s); at >= 0; at = text.indexOf(s, at + 1)) {
       const end = at + s.length;
+      if (embedded.has(s)) {
+        if (!protectedRanges.some(([a, b]) => at >= a && end <= b)) hits.push([at, end]);
+        continue;
+      }
       if (ALNUM.test(s[0]!) && at > 0 && ALNUM.test(text[at - 1]!)) continue;
       if (ALNUM.test(s.at(-1)!) && end < text.length && ALNUM.test(text[end]!)) continue;
       if (protectedRanges.some(([a, b]) => at >= a && end <= b)) continue;

@@ -3,7 +3,7 @@
  * is also an ordinary word must not eat into the tool's own messages (which would also tell the reader the secret).
  */
 import { describe, expect, it } from 'vitest';
-import { MASK, ownText, redact, Secret } from '../../src/secrets.js';
+import { MASK, ownText, redact, registerSecretValue, Secret } from '../../src/secrets.js';
 
 describe('redact', () => {
   it('masks a secret value standing alone, in assignments, quotes and URLs', () => {
@@ -25,5 +25,10 @@ describe('redact', () => {
     expect(redact(`[mq2] ${template}`)).toBe('[mq2] sudo refused the become password (wrong ansible_become_password?)');
     // ... but the same word outside the template is the secret and is masked.
     expect(redact(`${template}\nsudo: password was wrong`)).toBe(`${template}\nsudo: password was ${MASK}`);
+  });
+
+  it('an encoded form registered as sitting inside longer text (a password\'s hex in a packet) is masked there too', () => {
+    registerSecretValue(Buffer.from('AlicePw1').toString('hex'), { inside: true });
+    expect(redact('tcp-check send-binary 101f00044d51545404c2003c000268630005616c6963650008416c696365507731')).toBe(`tcp-check send-binary 101f00044d51545404c2003c000268630005616c6963650008${MASK}`);
   });
 });
