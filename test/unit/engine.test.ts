@@ -494,6 +494,17 @@ describe('runPlaybook: handlers', () => {
       ['h4', 'skipped'],
     ]);
     expect(handlerRecords[2]!.message).toMatch(/^rollout stopped: h2 failed/);
+    // The hosts still queued are told whose turn it is (the progress must not look like a parallel restart).
+    const order = r.events.filter((e) => e.name === 'stepProgress' || (e.name === 'stepStart' && e.args[2] === 'r1 (handler)')).map((e) => `${e.name === 'stepStart' ? 'start' : 'wait'} ${e.args[0]}${e.name === 'stepProgress' ? `: ${e.args[1]}` : ''}`);
+    expect(order).toEqual([
+      'wait h2: waiting for its turn (restart: h1 now, 1 of 4)',
+      'wait h3: waiting for its turn (restart: h1 now, 1 of 4)',
+      'wait h4: waiting for its turn (restart: h1 now, 1 of 4)',
+      'start h1',
+      'wait h3: waiting for its turn (restart: h2 now, 2 of 4)',
+      'wait h4: waiting for its turn (restart: h2 now, 2 of 4)',
+      'start h2',
+    ]);
     expect(summaryOf(r.report, 'h2').state).toBe('failed');
     expect(summaryOf(r.report, 'h3').state).toBe('ok');
     expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
