@@ -32,7 +32,7 @@ function broker(host: string, first: boolean): Row[] {
     ['configure', 'exporter', 'systemd unit mosquitto-exporter.service', ['create /etc/systemd/system/mosquitto-exporter.service']],
     ['configure', 'mosquitto_config', 'restart mosquitto and check it serves TLS logins', ['restart mosquitto'], { kind: 'handler' }],
     ['runtime', 'mosquitto_runtime', 'service mosquitto enabled, started', []],
-    ['runtime', 'mqtt_auth', 'users, roles and ACLs (dynamic security)', ['4 dynamic-security change(s): create role sensors with 2 ACLs; create client sensor-1 with roles sensors; create role dashboards with 1 ACL; create client grafana with roles dashboards']],
+    ['runtime', 'mqtt_auth', 'users, roles and ACLs (dynamic security)', ["4 change(s) to your users, roles and groups: create role sensors with 2 ACLs; create client sensor-1 with roles sensors; create role dashboards with 1 ACL; create client grafana with roles dashboards; plus 5 change(s) to provision's own accounts"]],
     ['runtime', 'exporter', 'service mosquitto-exporter enabled, started', ['enable mosquitto-exporter', 'start mosquitto-exporter']],
     ['runtime', 'exporter', 'restart the exporter if it runs an older binary or configuration', [], { kind: 'handler', message: 'already started on the current binary and configuration' }],
     ['cluster', 'mqtt_auth', 'users, roles and ACLs (dynamic security)', []],
