@@ -8,7 +8,7 @@ import { backendServerStatus } from '../haproxy/stats.js';
 import { readDynsecState } from '../dynsec/index.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { generatedSecret } from '../generated-secrets.js';
-import { exporterShowsUptime } from '../health/http-metrics.js';
+import { exporterMetricsCurrent, scrapeBrokerUptime } from '../health/http-metrics.js';
 import { connectionSpecFor } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
 import { loadVaultKeyring } from '../inventory/vault-secrets.js';
@@ -153,10 +153,12 @@ export async function verifyCommand(args: string[]): Promise<number> {
       try {
         const t = await connect(b);
         const facts = await gatherHostFacts(t);
-        await exporterShowsUptime(t, facts.primaryAddress, portOf(b, 'exporter_port'));
-        record(`exporter metrics on ${b}`, true, 'broker_uptime present');
+        // Current, not only present: broker_uptime must increase within one $SYS interval (and some).
+        const sysInterval = Number(v(b, 'sys_interval', String(defaultOf('sys_interval')))) || 10;
+        const detail = await exporterMetricsCurrent(() => scrapeBrokerUptime(t, facts.primaryAddress, portOf(b, 'exporter_port')), { withinMs: (sysInterval + 5) * 1000 });
+        record(`exporter metrics on ${b} are current`, true, detail);
       } catch (err) {
-        record(`exporter metrics on ${b}`, false, (err as Error).message);
+        record(`exporter metrics on ${b} are current`, false, (err as Error).message);
       }
     }
     if (digests.size) {
