@@ -3,7 +3,7 @@ import type { Phase } from '../engine/phase.js';
 import { roleLabel, type StepRecord } from '../engine/records.js';
 import type { Reporter } from '../engine/reporter.js';
 import { c } from './colors.js';
-import { colorDiff } from './plain-renderer.js';
+import { colorDiff, withoutLabel } from './plain-renderer.js';
 
 export interface HostTaskState {
   title: string;
@@ -59,7 +59,7 @@ export function listrRenderer(o: ListrRendererOptions): Reporter & { flush(): Pr
 
   return {
     connectStart: (names) => enqueue(async () => void write(c.bold(`Connecting to ${names.length} host(s)…\n`))),
-    hostConnectFailed: (host, message, state) => enqueue(async () => void write(c.red(`✖ ${host} ${state}: ${message}\n`))),
+    hostConnectFailed: (host, message, state) => enqueue(async () => void write(c.red(`✖ ${host} ${state}: ${withoutLabel(message, state)}\n`))),
     playStart: (play, names) => enqueue(async () => void write(`\n${c.bold(`PLAY [${play}]`)} ${c.gray(names.join(', '))}\n`)),
     phaseStart: (_play, phase: Phase, names) => {
       hosts = new Map();

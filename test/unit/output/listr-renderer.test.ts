@@ -88,4 +88,13 @@ describe('listrRenderer', () => {
     expect(plain(tallyText({ ok: 2, changed: 0, skipped: 0, failed: 1 }))).toBe('3 steps: 2 unchanged, 1 failed');
     expect(plain(tallyText({ ok: 0, changed: 0, skipped: 0, failed: 0 }))).toBe('0 steps');
   });
+
+  it('a host whose connection failed: one line, the label as it is counted, said once', async () => {
+    const { out, lines } = capture();
+    const r = listrRenderer({ diff: false, verbose: false, testOutput: out });
+    r.hostConnectFailed!('mq3', 'unreachable: connect ECONNREFUSED 10.77.0.4:22', 'unreachable');
+    r.hostConnectFailed!('mq2', 'become (sudo) failed: sudo refused the become password (wrong ansible_become_password?)', 'failed');
+    await r.flush();
+    expect(lines()).toEqual(['✖ mq3 unreachable: connect ECONNREFUSED 10.77.0.4:22', '✖ mq2 failed: become (sudo) failed: sudo refused the become password (wrong ansible_become_password?)']);
+  });
 });

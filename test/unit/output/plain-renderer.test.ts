@@ -15,7 +15,7 @@ describe('plainRenderer', () => {
     const { lines, r } = capture();
     r.hostConnectFailed!('mq2', 'become (sudo) failed: sudo refused the become password (wrong ansible_become_password?)', 'failed');
     r.hostConnectFailed!('mq3', 'unreachable: connect ECONNREFUSED 10.77.0.4:22', 'unreachable');
-    expect(lines).toEqual(['failed: [mq2] become (sudo) failed: sudo refused the become password (wrong ansible_become_password?)', 'unreachable: [mq3] unreachable: connect ECONNREFUSED 10.77.0.4:22']);
+    expect(lines).toEqual(['failed: [mq2] become (sudo) failed: sudo refused the become password (wrong ansible_become_password?)', 'unreachable: [mq3] connect ECONNREFUSED 10.77.0.4:22']);
   });
 
   it('a failed step: the host once, role and step, the message', () => {
