@@ -49,6 +49,17 @@ export class UnreachableError extends ProvisionError {
   }
 }
 
+/**
+ * sudo (become) refused to run provision's commands as root: the host answers, so it is a failed host (exit 2), not an
+ * unreachable one.
+ */
+export class BecomeError extends ProvisionError {
+  override readonly exitKind = 'failed';
+  constructor(readonly host: string, message: string) {
+    super(`[${host}] become (sudo) failed: ${message}`);
+  }
+}
+
 /** Unknown or changed SSH host key: refused, with the fingerprint and how to accept it. */
 export class HostKeyError extends UnreachableError {}
 

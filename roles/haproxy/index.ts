@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRole, type Step } from '../../src/engine/types.js';
-import { renderHaproxyConfig } from '../../src/haproxy/config.js';
+import { HEALTH_CHECK_SECRET_LINE, renderHaproxyConfig } from '../../src/haproxy/config.js';
 import { renderKeepalivedConfig } from '../../src/keepalived/config.js';
 import { command } from '../../src/operations/command.js';
 import { directory, file } from '../../src/operations/file.js';
@@ -44,7 +44,8 @@ export default defineRole({
       const steps: Step[] = [
         directory({ path: '/etc/haproxy/certs', owner: 'root', group: 'haproxy', mode: '0750' }),
         file({ name: 'TLS certificate and key for clients', path: PEM, content: `${m.cert.trim()}\n${m.key.trim()}\n`, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, notify: ['reload haproxy'] }),
-        file({ name: 'haproxy.cfg', path: CFG, content: cfg, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, validate: 'haproxy -c -q -f %s', notify: ['reload haproxy'] }),
+        // Only the health check's CONNECT line holds a secret: --diff shows the rest of the file.
+        file({ name: 'haproxy.cfg', path: CFG, content: cfg, owner: 'root', group: 'haproxy', mode: '0640', sensitive: true, secretLines: HEALTH_CHECK_SECRET_LINE, validate: 'haproxy -c -q -f %s', notify: ['reload haproxy'] }),
       ];
       if (ctx.facts.os.family === 'redhat') {
         // Debian's unit creates /run/haproxy for the admin socket; Rocky's does not.

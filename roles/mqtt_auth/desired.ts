@@ -11,10 +11,12 @@ export const BRIDGE_ROLE = 'provision-bridge';
 
 type CredVars = Parameters<typeof systemCredentials>[1];
 
-/** What the inventory declares, plus provision's own accounts: the exporter (reads $SYS only) and the health checker (no ACLs). */
-export function desiredAuth(ctx: HostContext, vars: CredVars & BridgeVars & { mqtt_auth_backend: string } & Record<string, unknown>): DesiredAuth {
+/** What the inventory declares, plus provision's own accounts (`own`, as `kind:name`): the exporter (reads $SYS only) and the health checker (no ACLs). */
+export function desiredAuth(ctx: HostContext, vars: CredVars & BridgeVars & { mqtt_auth_backend: string } & Record<string, unknown>): { desired: DesiredAuth; own: Set<string> } {
   const creds = systemCredentials(ctx, vars);
   const d = desiredAuthFromInventory(vars, [creds.admin.username, 'admin']);
+  // Everything added below is provision's own (as `kind:name`): summaries keep it apart from the inventory's users.
+  const [inventoryClients, inventoryRoles] = [d.clients.length, d.roles.length];
   d.roles.push({ rolename: EXPORTER_ROLE, textname: 'provision: exporter reads $SYS', acls: [
     { acltype: 'subscribePattern', topic: '$SYS/#', allow: true },
     { acltype: 'publishClientReceive', topic: '$SYS/#', allow: true },
@@ -35,5 +37,6 @@ export function desiredAuth(ctx: HostContext, vars: CredVars & BridgeVars & { mq
     d.roles.push({ rolename: BRIDGE_ROLE, textname: 'provision: cluster bridges between brokers', acls: bridgeAcls(vars.cluster_bridge_topics) });
     d.clients.push({ username: bridge.username, password: bridge.password, textname: 'provision: cluster bridge', roles: [{ rolename: BRIDGE_ROLE }] });
   }
-  return d;
+  const own = new Set([...d.clients.slice(inventoryClients).map((c) => `client:${c.username}`), ...d.roles.slice(inventoryRoles).map((r) => `role:${r.rolename}`)]);
+  return { desired: d, own };
 }

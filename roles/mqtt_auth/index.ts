@@ -9,6 +9,7 @@ import { inputsDigest, readObservation, recordObservation } from '../../src/clus
 import { fileFact } from '../../src/facts/files.js';
 import { shq } from '../../src/transport/shell-quote.js';
 import { desiredAuth } from './desired.js';
+import { dynsecChangesSummary, notRunningSummary } from './summary.js';
 
 const vars = z.object({
   ...brokerVars,
@@ -38,7 +39,7 @@ function reconcileStep(ctx: RoleContext<Vars>): Step {
     facts: ctx.vars.mqtt_auth_backend === 'dynsec' ? [dynsecFile] : [],
     plan: async (c, facts) => {
       if (ctx.vars.mqtt_auth_backend !== 'dynsec') return { skip: 'mqtt_auth_backend is password_file (managed in mosquitto_config)' };
-      const desired = desiredAuth(c, ctx.vars);
+      const { desired, own } = desiredAuth(c, ctx.vars);
       const inputs = inputsDigest(admin.password, desired);
       const file = facts.get(dynsecFile);
       const seen = readObservation(baseDir, c.name, OBSERVED);
@@ -53,7 +54,7 @@ function reconcileStep(ctx: RoleContext<Vars>): Step {
         client = await connect();
       } catch (err) {
         // --check on a host whose broker is not set up yet: everything would be created.
-        if (c.check) return { changes: [{ summary: `create ${desired.clients.length} client(s) and ${desired.roles.length} role(s) once the broker runs (not reachable now: ${(err as Error).message})` }] };
+        if (c.check) return { changes: [{ summary: notRunningSummary(desired, own) }], message: `no answer from the broker: ${(err as Error).message}` };
         throw err;
       }
       try {
@@ -65,7 +66,7 @@ function reconcileStep(ctx: RoleContext<Vars>): Step {
         return {
           changes: [
             {
-              summary: `${changes.length} dynamic-security change(s): ${changes.slice(0, 6).map((x) => x.summary).join('; ')}${changes.length > 6 ? '; …' : ''}`,
+              summary: dynsecChangesSummary(changes, own),
               diff: changes.map((x) => `~ ${x.summary}`).join('\n'),
               apply: async () => {
                 const again = await connect();

@@ -98,7 +98,9 @@ async function runLocked(
   const recorder = runRecorder({ version: version(), check: o.check, phases: o.phases });
   const writeOut = (report: RunReport) => {
     if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
-    process.stdout.write(`\n${renderRecap(report)}\n`);
+    // On a terminal the recap fits its height (a 40-row one keeps the PLAY RECAP header on screen, with the prompt).
+    const rows = tty ? process.stdout.rows : undefined;
+    process.stdout.write(`\n${renderRecap(report, { ...(rows ? { maxLines: Math.max(20, rows - 8) } : {}), ...(o.json ? { jsonFile: o.json } : {}) })}\n`);
   };
   const interrupted = (err: unknown) => `${err instanceof ProvisionError ? '' : 'internal error: '}${errorMessage(err).split('\n')[0]}`;
   // What was done is written out even when the run dies of an error nothing caught (see cli/last-resort.ts).

@@ -5,6 +5,7 @@
 import { CommandError } from '../errors.js';
 import type { HostFacts } from '../facts/host-facts.js';
 import { redact } from '../secrets.js';
+import { describeScript } from '../transport/describe.js';
 import type { Transport } from '../transport/types.js';
 import type { Phase } from './phase.js';
 import type { HostContext, PlayContext, RoleContext } from './types.js';
@@ -46,7 +47,7 @@ export function makeHostContext<V>(p: HostContextParts, vars?: V): HostContext |
     run: async (script, opts) => {
       const r = await transport.script(script, { timeoutMs: opts?.timeoutMs });
       if (!(opts?.okCodes ?? [0]).includes(r.code)) {
-        throw new CommandError(redact(script), r.code, redact(r.stderr), redact(r.stdout), host);
+        throw new CommandError(redact(describeScript(script)), r.code, redact(r.stderr), redact(r.stdout), host);
       }
       return r.stdout;
     },

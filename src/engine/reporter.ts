@@ -5,7 +5,8 @@ import type { RunReport, StepRecord } from './records.js';
 export interface RunEvents {
   connectStart(hosts: string[]): void;
   hostConnected(host: string, summary: string): void;
-  hostUnreachable(host: string, message: string): void;
+  /** The connection or its first commands failed: unreachable (no SSH session) or failed (e.g. sudo refused). */
+  hostConnectFailed(host: string, message: string, state: 'unreachable' | 'failed'): void;
   playStart(play: string, hosts: string[]): void;
   phaseStart(play: string, phase: Phase, hosts: string[]): void;
   stepStart(host: string, phase: Phase, role: string, step: string): void;

@@ -27,7 +27,7 @@ export function runRecorder(meta: { version: string; check: boolean; phases: Pha
     },
     stepEnd: (r) => steps.push(r),
     // Connect failures are records the runner keeps to itself until the end; the event carries the same.
-    hostUnreachable: (host, message) => steps.push({ host, play: '', kind: 'connect', role: '', step: 'connect and gather facts', status: 'unreachable', changed: false, durationMs: 0, message }),
+    hostConnectFailed: (host, message, state) => steps.push({ host, play: '', kind: 'connect', role: '', step: 'connect and gather facts', status: state, changed: false, durationMs: 0, message }),
     report: (interrupted) => ({
       version: meta.version,
       startedAt: startedAt.toISOString(),

@@ -100,12 +100,12 @@ export async function runPlaybook(req: RunRequest): Promise<RunReport> {
           if (st.facts.user !== 'root') throw new StepError(`commands run as '${st.facts.user}', not root: set ansible_become: true (or connect as root)`);
           events.hostConnected(name, `${st.facts.os.pretty}, ${st.facts.primaryAddress}`);
         } catch (err) {
-          const message = errorMessage(err);
+          const message = errorMessage(err, name);
           st.state = !st.transport || err instanceof UnreachableError ? 'unreachable' : 'failed';
           st.error = message;
           const r: StepRecord = { host: name, play: '', kind: 'connect', role: '', step: 'connect and gather facts', status: st.state === 'unreachable' ? 'unreachable' : 'failed', changed: false, durationMs: Date.now() - started, message };
           records.push(r);
-          events.hostUnreachable(name, message);
+          events.hostConnectFailed(name, message, st.state);
         }
       }),
     ),
@@ -331,7 +331,10 @@ async function runHandlers(play: Play, phase: Phase, last: boolean, contexts: Ma
     }
     // Rolling: one host at a time, in play order; the first failure stops the rollout.
     let stoppedBy: string | undefined;
-    for (const h of env.req.inventory.hostOrder.filter((x) => wanting.includes(x))) {
+    const queue = env.req.inventory.hostOrder.filter((x) => wanting.includes(x));
+    for (const [i, h] of queue.entries()) {
+      // The hosts still in the queue say whose turn it is: the progress must not look like a parallel restart.
+      if (!stoppedBy) for (const next of queue.slice(i + 1)) env.req.events.stepProgress(next, `waiting for its turn (${d.name}: ${h} now, ${i + 1} of ${queue.length})`);
       if (stoppedBy) {
         const r: StepRecord = { host: h, play: play.name, phase, role: d.role, kind: 'handler', step: d.name, status: 'skipped', changed: false, durationMs: 0, message: `rollout stopped: ${stoppedBy} failed${d.handler.revert ? '; change reverted on this host' : ''}` };
         env.records.push(r);

@@ -113,7 +113,7 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
         return hostFailure(redact(step.name), message, label);
       }
       const state = err instanceof UnreachableError ? 'unreachable' : 'failed';
-      const message = errorMessage(err);
+      const message = errorMessage(err, ctx.name);
       record(state, { message });
       return { ...hostFailure(redact(step.name), message, label), state };
     }
@@ -157,8 +157,9 @@ async function runAction(ctx: HostContext, summary: string, action: RemoteAction
   if (!(action.okCodes ?? [0]).includes(r.code)) throw new CommandError(summary, r.code, redact(r.stderr), redact(r.stdout), ctx.name);
 }
 
-export function errorMessage(err: unknown): string {
-  if (err instanceof ProvisionError) return redact(err.message);
-  if (err instanceof Error) return redact(err.stack && process.env.PROVISION_DEBUG ? err.stack : err.message);
-  return redact(String(err));
+/** The error's message, redacted; given the host it is recorded for, without the `[host] ` prefix the record already says. */
+export function errorMessage(err: unknown, host?: string): string {
+  const text = err instanceof ProvisionError ? err.message : err instanceof Error ? (err.stack && process.env.PROVISION_DEBUG ? err.stack : err.message) : String(err);
+  const own = host !== undefined && text.startsWith(`[${host}] `) ? text.slice(host.length + 3) : text;
+  return redact(own);
 }

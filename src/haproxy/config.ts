@@ -102,12 +102,15 @@ export function mqttIdleTimeoutSeconds(maxKeepaliveSeconds: number): number {
 /** Largest health-check CONNECT accepted: far below HAProxy's check buffer (tune.bufsize, 16 KiB). */
 export const MAX_HEALTH_CHECK_PACKET_BYTES = 4096;
 
+/** The line of haproxy.cfg that holds the health-check password (CONNECT, type 0x10): masked in diffs. */
+export const HEALTH_CHECK_SECRET_LINE = /^(\s*tcp-check send-binary )10[0-9a-f]*\s*$/;
+
 /**
  * The bytes HAProxy sends as its health check, as lowercase hex. The password's hex form is
  * registered as a secret value, so `redact()` masks it in diffs and logs of the rendered file.
  */
 export function healthCheckConnectHex(hc: HaproxyConfigInput['healthCheck']): string {
-  registerSecretValue(Buffer.from(hc.password.reveal(), 'utf8').toString('hex'));
+  registerSecretValue(Buffer.from(hc.password.reveal(), 'utf8').toString('hex'), { inside: true });
   let packet: Buffer;
   try {
     packet = mqttConnectPacket({ clientId: hc.clientId, username: hc.username, password: hc.password });

@@ -20,6 +20,12 @@ export interface FileOptions {
    * get a diff with registered secret values masked, and removed lines hidden when the new content holds one.
    */
   sensitive?: boolean;
+  /**
+   * With `sensitive`: only the lines matching this pattern hold secrets (haproxy.cfg's health-check CONNECT bytes).
+   * The old content is fetched and the diff shows every other line, these with everything after the pattern's
+   * first group masked, old and new alike (an old secret is not registered), so the change can still be reviewed.
+   */
+  secretLines?: RegExp;
   /** Command with %s (the temp file), e.g. 'haproxy -c -f %s': must pass before the file is replaced. */
   validate?: string;
   /**
@@ -44,7 +50,7 @@ export function file(o: FileOptions): Step {
   if (o.validate) checkValidate(o.validate);
   const data = typeof o.content === 'string' ? Buffer.from(o.content, 'utf8') : o.content;
   const hash = sha256(data);
-  const fetchOld = !o.sensitive && isText(data);
+  const fetchOld = (!o.sensitive || o.secretLines !== undefined) && isText(data);
   const fact = fileFact(o.path, fetchOld ? { wantSha256: hash } : {});
   // With a backup: is a copy lying beside the file? One this run did not write is stale (src/engine/backups.ts).
   const backupPath = o.backup ? o.path + (o.backupSuffix ?? DEFAULT_BACKUP_SUFFIX) : undefined;
@@ -98,7 +104,7 @@ export function planFile(ctx: HostContext, f: PathFacts, o: Omit<FileOptions, 'c
       const written = { path: o.path, ...(keep ? { backup: o.path + (o.backupSuffix ?? DEFAULT_BACKUP_SUFFIX) } : {}), keepFailed: !o.sensitive };
       change.apply = async (c) => recordWritten(c, written);
     }
-    if (ctx.diff) change.diff = contentDiff(o.path, keep ? f : { exists: false }, data, o.sensitive ?? false);
+    if (ctx.diff) change.diff = contentDiff(o.path, keep ? f : { exists: false }, data, o.sensitive ?? false, o.secretLines);
     return [change];
   }
   const attrs = attributeChange(o.path, f, { owner: o.owner, group: o.group, mode: o.mode });
@@ -134,8 +140,8 @@ export function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`.replace(/^0(\d{4})$/, '$1');
 }
 
-function contentDiff(path: string, f: PathFacts, data: Buffer, sensitive: boolean): string {
-  if (sensitive) return SENSITIVE_DIFF;
+function contentDiff(path: string, f: PathFacts, data: Buffer, sensitive: boolean, secretLines?: RegExp): string {
+  if (sensitive && !secretLines) return SENSITIVE_DIFF;
   if (!isText(data)) return `(binary content: ${f.exists ? `${f.size} bytes → ` : ''}${data.length} bytes)`;
   if (data.length > DIFF_MAX_BYTES) return `(content over ${DIFF_MAX_BYTES / 1024} KiB: ${f.exists ? `${f.size} bytes → ` : ''}${data.length} bytes)`;
   let before = '';
@@ -144,8 +150,21 @@ function contentDiff(path: string, f: PathFacts, data: Buffer, sensitive: boolea
     before = f.content.toString('utf8');
   }
   const after = data.toString('utf8');
+  if (secretLines) return redact(maskSecretLines(unifiedDiff(before, after, path), secretLines));
   // Old secret values are not registered (rotated passwords): when the file holds secrets, hide removed lines.
   return redact(unifiedDiff(before, after, path, containsSecret(after) ? { hideRemoved: MASK } : {}));
+}
+
+/** A diff's context, removed and added lines that match `pattern`: kept up to its first group, the rest masked. */
+function maskSecretLines(diff: string, pattern: RegExp): string {
+  return diff
+    .split('\n')
+    .map((l) => {
+      if (!/^[ +-]/.test(l) || l.startsWith('--- ') || l.startsWith('+++ ')) return l;
+      const m = pattern.exec(l.slice(1));
+      return m ? `${l[0]}${m[1] ?? ''}${MASK}` : l;
+    })
+    .join('\n');
 }
 
 export function isText(b: Buffer): boolean {

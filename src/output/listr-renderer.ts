@@ -1,11 +1,11 @@
-import { Listr, type ListrTaskWrapper } from 'listr2';
+import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import type { Phase } from '../engine/phase.js';
 import { roleLabel, type StepRecord } from '../engine/records.js';
 import type { Reporter } from '../engine/reporter.js';
 import { c } from './colors.js';
-import { colorDiff } from './plain-renderer.js';
+import { colorDiff, withoutLabel } from './plain-renderer.js';
 
-interface HostTaskState {
+export interface HostTaskState {
   title: string;
   output?: string;
   counts: { ok: number; changed: number; failed: number; skipped: number };
@@ -15,11 +15,35 @@ interface HostTaskState {
   done: Promise<void>;
 }
 
+export interface ListrRendererOptions {
+  diff: boolean;
+  verbose: boolean;
+  /**
+   * For tests: listr2's 'test' renderer (it logs every title and output change, as the terminal would show them in
+   * turn) writing to `stdout`, which also takes the lines this renderer writes itself.
+   */
+  testOutput?: NodeJS.WriteStream;
+}
+
+/** A host's steps so far, read plainly: `15 steps: 13 changed, 2 unchanged` (changed steps are not counted twice). */
+export function tallyText(counts: HostTaskState['counts']): string {
+  const unchanged = counts.ok - counts.changed;
+  const total = counts.ok + counts.skipped + counts.failed;
+  const parts = [counts.changed && c.yellow(`${counts.changed} changed`), unchanged && `${unchanged} unchanged`, counts.skipped && c.cyan(`${counts.skipped} skipped`), counts.failed && c.red(`${counts.failed} failed`)].filter(Boolean);
+  return `${total} step${total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
+}
+
 /**
- * Terminal progress: play → phase → host → step. Each phase is one listr list with a line per host
- * (the current step and its progress); when the phase ends the line keeps the host's tally.
+ * Terminal progress: play → phase → host → step. Each phase is one listr list with a line per host (the step it
+ * runs now and its progress, or its tally between steps: a host waiting for its turn in a rolling restart does not
+ * keep showing the step it finished); when the phase ends the line keeps the host's tally.
  */
-export function listrRenderer(o: { diff: boolean; verbose: boolean }): Reporter & { flush(): Promise<void> } {
+export function listrRenderer(o: ListrRendererOptions): Reporter & { flush(): Promise<void> } {
+  const write = (text: string) => void (o.testOutput ?? process.stdout).write(text);
+  const listrOptions: object = o.testOutput
+    ? { renderer: 'test', rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(o.testOutput, o.testOutput) }), title: true, output: true, subtasks: true, task: ['path'] } }
+    : { rendererOptions: { collapseSubtasks: false, collapseErrors: false } };
+  const subtaskOptions: object = o.testOutput ? {} : { rendererOptions: { collapseSubtasks: false, collapseErrors: false } };
   let chain: Promise<void> = Promise.resolve();
   let hosts = new Map<string, HostTaskState>();
   let diffs: string[] = [];
@@ -31,13 +55,12 @@ export function listrRenderer(o: { diff: boolean; verbose: boolean }): Reporter 
     s.task.title = s.title;
     if (s.output !== undefined) s.task.output = s.output;
   };
-  const tally = (s: HostTaskState) =>
-    [s.counts.changed && c.yellow(`${s.counts.changed} changed`), `${s.counts.ok} ok`, s.counts.skipped && c.cyan(`${s.counts.skipped} skipped`), s.counts.failed && c.red(`${s.counts.failed} failed`)].filter(Boolean).join(', ');
+  const tally = (s: HostTaskState) => tallyText(s.counts);
 
   return {
-    connectStart: (names) => enqueue(async () => void process.stdout.write(c.bold(`Connecting to ${names.length} host(s)…\n`))),
-    hostUnreachable: (host, message) => enqueue(async () => void process.stdout.write(c.red(`✖ ${host}: ${message}\n`))),
-    playStart: (play, names) => enqueue(async () => void process.stdout.write(`\n${c.bold(`PLAY [${play}]`)} ${c.gray(names.join(', '))}\n`)),
+    connectStart: (names) => enqueue(async () => void write(c.bold(`Connecting to ${names.length} host(s)…\n`))),
+    hostConnectFailed: (host, message, state) => enqueue(async () => void write(c.red(`✖ ${host} ${state}: ${withoutLabel(message, state)}\n`))),
+    playStart: (play, names) => enqueue(async () => void write(`\n${c.bold(`PLAY [${play}]`)} ${c.gray(names.join(', '))}\n`)),
     phaseStart: (_play, phase: Phase, names) => {
       hosts = new Map();
       diffs = [];
@@ -65,14 +88,14 @@ export function listrRenderer(o: { diff: boolean; verbose: boolean }): Reporter 
                       if (s.failure) throw new Error(s.failure);
                     },
                   })),
-                  { concurrent: true, exitOnError: false, rendererOptions: { collapseSubtasks: false, collapseErrors: false } },
+                  { concurrent: true, exitOnError: false, ...subtaskOptions },
                 ),
             },
           ],
-          { exitOnError: false, rendererOptions: { collapseSubtasks: false, collapseErrors: false } },
+          { exitOnError: false, ...listrOptions },
         );
         await list.run().catch(() => undefined);
-        if (o.diff && phaseDiffs.length) process.stdout.write(`${phaseDiffs.join('\n')}\n`);
+        if (o.diff && phaseDiffs.length) write(`${phaseDiffs.join('\n')}\n`);
       });
     },
     stepStart: (host, _phase, role, step) => {
@@ -101,6 +124,10 @@ export function listrRenderer(o: { diff: boolean; verbose: boolean }): Reporter 
         s.counts.failed++;
         s.failure = `${roleLabel(r)}: ${r.step}: ${r.message ?? 'failed'}`;
       }
+      // Between steps the line shows the tally, not the step just finished (nor its last progress line).
+      s.title = `${r.host} ${c.gray('—')} ${tally(s)}`;
+      s.output = '';
+      update(s);
       if (r.diff && o.diff) diffs.push(`${c.bold(`--- ${r.host}: ${roleLabel(r)}: ${r.step}`)}\n${colorDiff(r.diff)}`);
     },
     phaseEnd: () => {

@@ -7,7 +7,7 @@ export function plainRenderer(o: { diff: boolean; verbose: boolean; write?: (s: 
   const out = o.write ?? ((s: string) => process.stdout.write(`${s}\n`));
   return {
     connectStart: (hosts) => out(c.bold(`CONNECT [${hosts.join(', ')}]`)),
-    hostUnreachable: (host, message) => out(c.red(`unreachable: [${host}] ${message}`)),
+    hostConnectFailed: (host, message, state) => out(c.red(`${state}: [${host}] ${withoutLabel(message, state)}`)),
     hostConnected: (host, summary) => o.verbose && out(c.gray(`connected: [${host}] ${summary}`)),
     playStart: (play, hosts) => out(`\n${c.bold(`PLAY [${play}] ${'*'.repeat(Math.max(3, 60 - play.length))}`)} ${c.gray(hosts.join(', '))}`),
     phaseStart: (_play, phase) => out(c.bold(`PHASE [${phase}]`)),
@@ -22,6 +22,11 @@ export function plainRenderer(o: { diff: boolean; verbose: boolean; write?: (s: 
       if (o.diff && r.diff) out(colorDiff(r.diff));
     },
   };
+}
+
+/** "unreachable: [mq3] unreachable: connect …" says it twice: the line's label is enough. */
+export function withoutLabel(message: string, label: string): string {
+  return message.startsWith(`${label}: `) ? message.slice(label.length + 2) : message;
 }
 
 export function colorDiff(diff: string): string {

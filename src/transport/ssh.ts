@@ -3,11 +3,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { CommandError, HostKeyError, ProvisionError, UnreachableError } from '../errors.js';
+import { BecomeError, CommandError, HostKeyError, ProvisionError, UnreachableError } from '../errors.js';
 import type { ConnectionSpec } from '../inventory/connection.js';
 import { containsSecret, redact } from '../secrets.js';
 import { Semaphore, sleep } from '../util/semaphore.js';
 import { appendKnownHost, fingerprint, judgeHostKey, knownHostsName, knownKeysFor, keyTypeOf } from './known-hosts.js';
+import { describeScript } from './describe.js';
 import { privateKeyFileProblem } from './private-key.js';
 import { shq } from './shell-quote.js';
 import { SudoHandshake, wrapWithSudo } from './sudo.js';
@@ -242,10 +243,11 @@ export class SshTransport implements Transport {
     // With a bound, coreutils' timeout on the host ends the script's whole process group: a signal over the channel
     // reaches only the shell, and a child left running (apt-get waiting on a proxy that hung up) keeps the channel open.
     const bound = opts.timeoutMs ? `timeout -k 5 ${Math.max(1, Math.ceil(opts.timeoutMs / 1000))} ` : '';
-    return this.#run(`${bound}sh -c 'eval "$(cat)"'`, `export LC_ALL=C\n${script}\n`, opts);
+    return this.#run(`${bound}sh -c 'eval "$(cat)"'`, `export LC_ALL=C\n${script}\n`, opts, describeScript(script));
   }
 
-  async #run(command: string, input: string | Buffer | undefined, opts: ExecOptions): Promise<ExecResult> {
+  /** `display`: what the command does, for messages (a script's wrapper `sh -c 'eval "$(cat)"'` says nothing). */
+  async #run(command: string, input: string | Buffer | undefined, opts: ExecOptions, display = command): Promise<ExecResult> {
     const sudo = this.#needsSudo(opts);
     const full = sudo ? wrapWithSudo(command, this.spec.becomeUser) : command;
     return this.#channels.with(async () => {
@@ -255,6 +257,8 @@ export class SshTransport implements Transport {
         let stdout = '';
         let stderr = '';
         let failure: string | undefined;
+        /** sudo itself said no (a refused or missing become password). */
+        let refused: string | undefined;
         const handshake = sudo ? new SudoHandshake(this.spec.becomePassword?.reveal()) : undefined;
         const sendInput = () => {
           if (input !== undefined) ch.end(input);
@@ -272,7 +276,7 @@ export class SshTransport implements Transport {
               grace = setTimeout(() => {
                 if (settled) return;
                 settled = true;
-                reject(new CommandError(redact(command), null, redact(`${failure}\n${stderr}`), redact(stdout), this.host));
+                reject(new CommandError(redact(display), null, [failure ?? '', redact(stderr)].filter((t) => t.trim()).join('\n'), redact(stdout), this.host));
               }, 10_000);
             }, opts.timeoutMs + 5_000)
           : undefined;
@@ -292,7 +296,7 @@ export class SshTransport implements Transport {
           if (handshake && !handshake.ready) {
             const r = handshake.feed(s);
             if (r.error) {
-              failure = r.error;
+              refused = r.error;
               ch.close();
               return;
             }
@@ -311,9 +315,10 @@ export class SshTransport implements Transport {
           // coreutils timeout: 124 when it ended the script, 137 when it had to SIGKILL it.
           if (opts.timeoutMs && (code === 124 || code === 137) && !failure && command.startsWith('timeout ')) failure = `timed out after ${opts.timeoutMs} ms`;
           if (code == null && !signal && this.#lost.has(client))
-            return reject(new UnreachableError(this.host, `connection lost while running: ${redact(command).split('\n')[0]!.slice(0, 80)}`));
-          if (handshake && !handshake.ready && !failure) failure = `sudo failed: ${handshake.leftover().trim() || `exit ${code}`}`;
-          if (failure) return reject(new CommandError(redact(command), code, redact(`${failure}\n${stderr}`), redact(stdout), this.host));
+            return reject(new UnreachableError(this.host, `connection lost while running: ${redact(display).split('\n')[0]!.slice(0, 80)}`));
+          // sudo refused, or exited before running the command (e.g. "user is not in the sudoers file").
+          if (refused || (handshake && !handshake.ready && !failure)) return reject(new BecomeError(this.host, refused ?? (redact(handshake!.leftover().trim()) || `sudo exited with ${code}`)));
+          if (failure) return reject(new CommandError(redact(display), code, [failure, redact(stderr)].filter((t) => t.trim()).join('\n'), redact(stdout), this.host));
           resolve({ stdout, stderr, code: code ?? (signal ? 128 : 255) });
         });
         if (!handshake) sendInput();

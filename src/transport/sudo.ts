@@ -1,8 +1,13 @@
+import { ownText } from '../secrets.js';
 import { shq } from './shell-quote.js';
 
 /** Markers that let us answer sudo's password prompt and know when the real command starts reading stdin. */
 export const SUDO_PROMPT = '[provision:sudo-password]';
 export const READY_MARKER = '[provision:ready]';
+
+// The tool's own words: a become password that happens to be one of them ("wrong") must not be masked here.
+const WRONG_PASSWORD = ownText('sudo refused the become password (wrong ansible_become_password?)');
+const NO_PASSWORD = ownText('sudo asks for a password: set ansible_become_password (e.g. from an environment variable)');
 
 export function wrapWithSudo(command: string, becomeUser: string): string {
   const inner = `printf '%s\\n' ${shq(READY_MARKER)} >&2; ${command}`;
@@ -25,9 +30,9 @@ export class SudoHandshake {
     if (this.#buffer.includes(SUDO_PROMPT)) {
       this.#buffer = this.#buffer.replace(SUDO_PROMPT, '');
       this.#prompts++;
-      if (this.#prompts > 1) return { error: 'sudo refused the become password (wrong ansible_become_password?)', passthrough: '' };
+      if (this.#prompts > 1) return { error: WRONG_PASSWORD, passthrough: '' };
       if (this.password === undefined)
-        return { error: 'sudo asks for a password: set ansible_become_password (e.g. from an environment variable)', passthrough: '' };
+        return { error: NO_PASSWORD, passthrough: '' };
       return { write: `${this.password}\n`, passthrough: '' };
     }
     const at = this.#buffer.indexOf(READY_MARKER);

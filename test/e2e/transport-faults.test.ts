@@ -73,8 +73,8 @@ describe('transport faults next to real sandbox hosts', () => {
     expect(byHost.node1!.changed).toBeGreaterThan(0);
     expect(byHost.closer).toMatchObject({ state: 'unreachable' });
     expect(byHost.throttled).toMatchObject({ state: 'unreachable' });
-    expect(byHost.closer!.error).toMatch(new RegExp(`^\\[closer\\] unreachable: .*127\\.0\\.0\\.1:${closer.port}, \\d+ attempts\\)`));
-    expect(byHost.throttled!.error).toMatch(new RegExp(`^\\[throttled\\] unreachable: .*127\\.0\\.0\\.1:${sshd.port}, \\d+ attempts\\)`));
+    expect(byHost.closer!.error).toMatch(new RegExp(`^unreachable: .*127\\.0\\.0\\.1:${closer.port}, \\d+ attempts\\)`));
+    expect(byHost.throttled!.error).toMatch(new RegExp(`^unreachable: .*127\\.0\\.0\\.1:${sshd.port}, \\d+ attempts\\)`));
     expect(closer.accepted).toBeGreaterThan(1); // retried, but boundedly (the error names the count)
     expect(await sh('node2', 'systemctl is-active selftest')).toBe('active');
     expect(await sh('node1', 'command -v jq')).toBe('/usr/bin/jq');

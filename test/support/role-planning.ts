@@ -96,6 +96,8 @@ export interface FixtureOptions {
   loadbalancers: Record<string, string>;
   /** Host name → its recorded host facts file. */
   hostFacts: Record<string, string>;
+  /** More `all: vars:` lines of YAML, indented 4 spaces (mqtt_users, …). */
+  extraVarsYaml?: string;
 }
 
 const hostsYaml = (hosts: Record<string, string>) =>
@@ -119,6 +121,7 @@ export async function createFixture(o: FixtureOptions): Promise<Fixture> {
 ${Object.entries(o.passwords)
   .map(([k, v]) => `    ${k}: ${v}`)
   .join('\n')}
+${o.extraVarsYaml ?? ''}
   children:
     brokers:
       hosts:

@@ -43,7 +43,7 @@ describe('the CLI when a host or the controller itself breaks mid-run', () => {
     const byHost = Object.fromEntries(r.report!.hosts.map((h) => [h.host, h]));
     expect(byHost.good).toMatchObject({ state: 'ok', changed: 1 });
     expect(byHost.bad).toMatchObject({ state: 'unreachable' });
-    expect(byHost.bad!.error).toMatch(/^\[bad\] unreachable: .* \(127\.0\.0\.1:\d+, 3 attempts\)/);
+    expect(byHost.bad!.error).toMatch(/^unreachable: .* \(127\.0\.0\.1:\d+, 3 attempts\)/);
   });
 
   it.each(['exception', 'rejection'])('an uncaught %s still prints the recap and writes the report, then one line and exit 1', async (kind) => {

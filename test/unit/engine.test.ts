@@ -21,7 +21,7 @@ import { fanOut, type RunEvents } from '../../src/engine/reporter.js';
 import { runPlaybook } from '../../src/engine/runner.js';
 import { runSteps, type StepRunEnv } from '../../src/engine/step-runner.js';
 import { defineRole, type FactQuery, type HostContext, type Role, type RunOptions, type Step } from '../../src/engine/types.js';
-import { ControllerError, UnreachableError } from '../../src/errors.js';
+import { BecomeError, ControllerError, UnreachableError } from '../../src/errors.js';
 import { renderRecap } from '../../src/output/recap.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from '../../src/facts/gather-host-facts.js';
 import { loadInventory } from '../../src/inventory/load.js';
@@ -29,6 +29,7 @@ import { zSecret } from '../../src/inventory/schema.js';
 import type { Inventory, InventoryHost } from '../../src/inventory/types.js';
 import { offlineContext } from '../support/recorded-facts.js';
 import { MASK, Secret } from '../../src/secrets.js';
+import { SUDO_PROMPT, SudoHandshake } from '../../src/transport/sudo.js';
 import type { ExecOptions, ExecResult, Transport } from '../../src/transport/types.js';
 
 const PROJECT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -493,6 +494,17 @@ describe('runPlaybook: handlers', () => {
       ['h4', 'skipped'],
     ]);
     expect(handlerRecords[2]!.message).toMatch(/^rollout stopped: h2 failed/);
+    // The hosts still queued are told whose turn it is (the progress must not look like a parallel restart).
+    const order = r.events.filter((e) => e.name === 'stepProgress' || (e.name === 'stepStart' && e.args[2] === 'r1 (handler)')).map((e) => `${e.name === 'stepStart' ? 'start' : 'wait'} ${e.args[0]}${e.name === 'stepProgress' ? `: ${e.args[1]}` : ''}`);
+    expect(order).toEqual([
+      'wait h2: waiting for its turn (restart: h1 now, 1 of 4)',
+      'wait h3: waiting for its turn (restart: h1 now, 1 of 4)',
+      'wait h4: waiting for its turn (restart: h1 now, 1 of 4)',
+      'start h1',
+      'wait h3: waiting for its turn (restart: h2 now, 2 of 4)',
+      'wait h4: waiting for its turn (restart: h2 now, 2 of 4)',
+      'start h2',
+    ]);
     expect(summaryOf(r.report, 'h2').state).toBe('failed');
     expect(summaryOf(r.report, 'h3').state).toBe('ok');
     expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
@@ -548,7 +560,7 @@ describe('runPlaybook: failures', () => {
     expect(r.hosts.get('h2')!.scripts()).toEqual(['placeholder', 'echo s2', 'echo s3']);
     expect(r.byHost('h1').map((s) => [s.step, s.status])).toEqual([['s1', 'failed']]);
     expect(summaryOf(r.report, 'h1')).toMatchObject({ state: 'failed', failed: 1, ok: 0 });
-    expect(summaryOf(r.report, 'h1').error).toMatch(/^r1: s1: \[h1\] command failed \(exit 2\)/);
+    expect(summaryOf(r.report, 'h1').error).toMatch(/^r1: s1: command failed \(exit 2\)/);
     expect(summaryOf(r.report, 'h2')).toMatchObject({ state: 'ok', changed: 3 });
     expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
   });
@@ -599,7 +611,9 @@ describe('runPlaybook: unreachable hosts', () => {
   it('a host whose connection fails is unreachable: counted, never used, exit 3 when nothing failed', async () => {
     const r = await run([play('p', 'h1,h2', [r1])], { unreachable: ['h2'], phases: ['build'] });
     expect(summaryOf(r.report, 'h2')).toMatchObject({ state: 'unreachable', unreachable: 1, failed: 0, ok: 0, roundTrips: 0 });
-    expect(summaryOf(r.report, 'h2').error).toContain('[h2] unreachable: connect ECONNREFUSED');
+    // Once, without the host's own name in front of it a second time (the record and every renderer name the host).
+    expect(summaryOf(r.report, 'h2').error).toBe('unreachable: connect ECONNREFUSED 10.0.0.99:22');
+    expect(r.events.filter((e) => e.name === 'hostConnectFailed').map((e) => e.args)).toEqual([['h2', 'unreachable: connect ECONNREFUSED 10.0.0.99:22', 'unreachable']]);
     expect(r.byHost('h2')).toMatchObject([{ kind: 'connect', status: 'unreachable' }]);
     expect(r.hosts.has('h2')).toBe(false);
     expect(r.hosts.get('h1')!.scripts()).toEqual(['echo s1']);
@@ -622,6 +636,33 @@ describe('runPlaybook: unreachable hosts', () => {
     const failing = role('failing', { build: () => [action('s1', { script: 'fail 1 boom' })] });
     const r = await run([play('p', 'h1,h2', [failing])], { unreachable: ['h2'], phases: ['build'] });
     expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
+  });
+
+  it('sudo refusing the become password: the host is failed (label, count and exit code agree), the message is whole', async () => {
+    // Before: the event was "hostUnreachable" (printed "unreachable: [h2] [h2] command failed (exit 1): sh -c 'eval
+    // "$(cat)"'") while the host was counted failed, and a become password "wrong" masked the tool's own word.
+    new Secret('wrong');
+    // What the transport's sudo handshake says when sudo prompts a second time (the password was refused).
+    const handshake = new SudoHandshake('wrong');
+    handshake.feed(SUDO_PROMPT);
+    const refused = handshake.feed(SUDO_PROMPT).error!;
+    const r = await run([play('p', 'h1,h2', [r1])], {
+      phases: ['build'],
+      setup: (h) => {
+        if (h.host === 'h2') h.hostFactsError = new BecomeError('h2', refused);
+      },
+    });
+    const message = 'become (sudo) failed: sudo refused the become password (wrong ansible_become_password?)';
+    expect(summaryOf(r.report, 'h2')).toMatchObject({ state: 'failed', failed: 1, unreachable: 0 });
+    expect(r.byHost('h2')).toMatchObject([{ kind: 'connect', status: 'failed', message }]);
+    expect(r.events.filter((e) => e.name === 'hostConnectFailed').map((e) => e.args)).toEqual([['h2', message, 'failed']]);
+    expect(exitCodeForReport(r.report)).toBe(EXIT.failed);
+  });
+
+  it('a step\'s failure message does not repeat the host name the record already has', async () => {
+    const failing = role('failing', { build: () => [action('s1', { script: 'fail 1 boom' })] });
+    const r = await run([play('p', 'h1', [failing])], { phases: ['build'] });
+    expect(r.byHost('h1')).toMatchObject([{ status: 'failed', message: 'command failed (exit 1): run s1\nboom' }]);
   });
 
   it('a connection lost while gathering host facts (UnreachableError) makes the host unreachable, not failed', async () => {

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { exporterMetricsCurrent, metricValue } from '../../src/health/http-metrics.js';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
@@ -317,6 +318,29 @@ describe.skipIf(!hasMosquitto)(`exporter binary against a local mosquitto (needs
 
     await stop(exporter.proc);
     await stop(broker.proc);
+  }, 120_000);
+
+  it('verify\'s freshness check: current while the broker runs; stale once the exporter lost it (it keeps serving the last values)', async () => {
+    const { binaryPath } = await build();
+    const mqttPort = await freePort();
+    const httpPort = await freePort();
+    const conf = join(root, 'mosquitto-fresh.conf');
+    await writeFile(conf, [`listener ${mqttPort} 127.0.0.1`, 'allow_anonymous true', 'sys_interval 1', 'persistence false', ''].join('\n'));
+    const broker = start(MOSQUITTO, ['-c', conf]);
+    await until('mosquitto to listen', 10_000, async () => ((await portOpen(mqttPort)) ? true : undefined));
+    const exporter = start(binaryPath, ['--endpoint', `tcp://127.0.0.1:${mqttPort}`, '--bind-address', `127.0.0.1:${httpPort}`]);
+    const uptime = async (): Promise<number> => {
+      const v = metricValue(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), 'broker_uptime');
+      if (v === undefined) throw new Error('no broker_uptime');
+      return v;
+    };
+    await until('broker_uptime on /metrics', 30_000, async () => uptime().catch(() => undefined));
+    await expect(exporterMetricsCurrent(uptime, { withinMs: 5000, everyMs: 250 })).resolves.toMatch(/^broker_uptime \d+ → \d+ s$/);
+    // The broker goes away; the exporter still answers on /metrics, with the values it had.
+    await stop(broker.proc);
+    expect(await uptime()).toBeGreaterThan(0);
+    await expect(exporterMetricsCurrent(uptime, { withinMs: 3000, everyMs: 250 })).rejects.toThrow(/^stale metrics: broker_uptime stayed at \d+ s for 3 s/);
+    await stop(exporter.proc);
   }, 120_000);
 });
 

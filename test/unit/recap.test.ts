@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { HostSummary, RunReport, StepRecord } from '../../src/engine/records.js';
 import { summarize } from '../../src/engine/records.js';
 import { renderRecap } from '../../src/output/recap.js';
+import { firstRunReport } from '../support/first-run-report.js';
 
 // eslint-disable-next-line no-control-regex
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -136,18 +137,68 @@ describe('renderRecap', () => {
   });
 
   it('keeps one screen: at most 10 items per block and 6 blocks, long items cut', () => {
+    // (maxLines: the screen is tall enough for 10 items per block; the limits per block and of blocks still hold.)
     const steps: StepRecord[] = [];
     for (let i = 1; i <= 12; i++) steps.push(record('big', 'r', `s${i}`, 'changed', { changes: [`change ${i}`] }));
     for (let h = 1; h <= 7; h++) steps.push(record(`solo${h}`, 'r', 's', 'changed', { changes: [`only on solo${h} ${'x'.repeat(h)}`] }));
     steps.push(record('long', 'r', 's', 'changed', { changes: ['y'.repeat(200)] }));
-    const section = changeSection(renderRecap(report(steps, ['big', ...Array.from({ length: 7 }, (_, i) => `solo${i + 1}`), 'long'])));
-    expect(section.slice(0, 12)).toEqual(['  big', ...Array.from({ length: 10 }, (_, i) => `    r: change ${i + 1}`), '    … and 2 more (see --json)']);
+    const section = changeSection(renderRecap(report(steps, ['big', ...Array.from({ length: 7 }, (_, i) => `solo${i + 1}`), 'long']), { maxLines: 200, jsonFile: 'out.json' }));
+    expect(section.slice(0, 12)).toEqual(['  big', ...Array.from({ length: 10 }, (_, i) => `    r: change ${i + 1}`), '    … and 2 more: other changes (all in out.json)']);
     expect(section.filter((l) => /^ {2}\S/.test(l) && !l.startsWith('  …'))).toHaveLength(6);
-    expect(section.at(-1)).toBe('  … and 3 more groups of hosts (see --json)');
+    expect(section.at(-1)).toBe('  … and 3 more hosts changed: solo6, solo7, long (all in out.json)');
   });
 
   it('cuts an item longer than 110 characters', () => {
     const steps = [record('h1', 'r', 's', 'changed', { changes: ['z'.repeat(200)] })];
     expect(changeSection(renderRecap(report(steps, ['h1'])))[1]).toBe(`    r: ${'z'.repeat(104)}...`);
+  });
+
+  it('a first run on 4 hosts (3 brokers, 1 load balancer) fits one screen, whole: the header and every host line', () => {
+    // Before: 43 lines, the PLAY RECAP header scrolled off a 40-row terminal.
+    const lines = plain(renderRecap(firstRunReport())).split('\n');
+    expect(lines.length).toBeLessThanOrEqual(30);
+    expect(lines[0]).toBe(`PLAY RECAP ${'*'.repeat(60)}`);
+    expect(hostLines(lines.join('\n')).map((h) => h.host)).toEqual(['mq1', 'mq2', 'mq3', 'lb1']);
+    expect(lines.at(-1)).toBe('74.2 s');
+  });
+
+  it('the important changes come first in each block: restarts, firewall, units, certificates before package lists', () => {
+    const section = changeSection(renderRecap(firstRunReport(), { maxLines: 80 }));
+    const block = (host: string) => {
+      const at = section.indexOf(`  ${host}`);
+      const end = section.findIndex((l, i) => i > at && /^ {2}\S/.test(l));
+      return section.slice(at + 1, end < 0 ? undefined : end).map((l) => l.trim());
+    };
+    const at = (items: string[], re: RegExp) => items.findIndex((i) => re.test(i));
+    // lb1: every change shown (7), the package lists last.
+    const lb1 = block('lb1');
+    expect(lb1).toHaveLength(7);
+    expect(at(lb1, /^haproxy \(handler\): reload haproxy$/)).toBe(0);
+    expect(at(lb1, /^firewall: /)).toBe(1);
+    expect(at(lb1, /mqtt\.pem/)).toBeLessThan(at(lb1, /install haproxy/));
+    expect(lb1.at(-1)).toBe('base: refresh package lists (never refreshed)');
+    // mq1: 20 changes, 10 shown: the restart, the firewall, the units, then the certificates; the package lists hidden, last.
+    const mq1 = block('mq1');
+    expect(mq1.slice(0, 4)).toEqual([
+      'mosquitto_config (handler): restart mosquitto',
+      expect.stringMatching(/^firewall: create \/etc\/nftables\.d\/provision\.nft/),
+      'exporter: create /etc/systemd/system/mosquitto-exporter.service',
+      'exporter: enable mosquitto-exporter, start mosquitto-exporter',
+    ]);
+    expect(mq1[4]).toMatch(/^pki: create CA, issue certificate for mq1/);
+    expect(mq1.join('\n')).not.toContain('refresh package lists');
+    expect(mq1.at(-1)).toMatch(/^… and 10 more: .*, packages, package lists$/);
+  });
+
+  it('what does not fit is counted by kind, and points at --json only when a --json file was written', () => {
+    const without = changeSection(renderRecap(firstRunReport()));
+    const more = without.filter((l) => l.includes('… and'));
+    expect(more.length).toBeGreaterThan(0);
+    for (const l of more) {
+      expect(l).not.toContain('--json');
+      expect(l).toMatch(/… and \d+ more: [a-z ]+(, [a-z ]+)*$/);
+    }
+    const withJson = changeSection(renderRecap(firstRunReport(), { jsonFile: 'run.json' }));
+    expect(withJson.filter((l) => l.includes('… and')).every((l) => l.endsWith('(all in run.json)'))).toBe(true);
   });
 });

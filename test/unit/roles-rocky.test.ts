@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { planWithRecordedFacts } from '../support/recorded-facts.js';
 import {
   BROKER_ROLES,
+  changesOf,
   createFixture,
   LB_ROLES,
   loadRecordings,
@@ -411,3 +412,30 @@ function writtenMentions(script: string, dir: string): boolean {
     return false;
   }
 }
+
+describe('--diff of haproxy.cfg (it holds the health-check password)', () => {
+  it('shows the changed lines and masks only the health check\'s CONNECT line, old and new, without the password or its hex', async () => {
+    // Before: the whole file was "sensitive" and --diff said only "(sensitive content changed)".
+    const steps = await phaseSteps(fx, fx.plays.loadbalancers, 'lb3', 'configure');
+    const step = steps.find((s) => s.step.name === 'haproxy.cfg')!.step;
+    const fresh = await planWithRecordedFacts(step, fx.facts.get('lb3')!, recordedFor(step, loadRecordings(fx, 'lb3-configure.facts')), { hostName: 'lb3' });
+    const cfg = writtenContent(scripts(fresh)[0]!);
+    const oldHex = Buffer.from('Old-health-pw').toString('hex');
+    // The file on the host: an older version with another broker address and the health check of an old password.
+    const old = cfg
+      .replace('10.77.1.12', '10.77.1.99')
+      .replace(/^(\s*tcp-check send-binary )10[0-9a-f]*$/m, (_l, head: string) => `${head}101f00044d5154540${oldHex}`);
+    const size = Buffer.byteLength(old);
+    const recorded = { [step.facts![0]!.key]: { stdout: `stat regular file|0|0|root|haproxy|640|${size}\nsha256 ${'0'.repeat(64)}\ncontent ${Buffer.from(old).toString('base64')}\n` } };
+    const plan = await planWithRecordedFacts(step, fx.facts.get('lb3')!, recorded, { hostName: 'lb3', diff: true });
+    const diff = changesOf(plan)[0]!.diff!;
+    expect(diff).not.toBe('(sensitive content changed)');
+    expect(diff).toMatch(/^-\s+server mq3 10\.77\.1\.99:/m);
+    expect(diff).toMatch(/^\+\s+server mq3 10\.77\.1\.12:/m);
+    const secretLines = diff.split('\n').filter((l) => /tcp-check send-binary 10/.test(l) || /tcp-check send-binary \*/.test(l));
+    expect(secretLines.length).toBeGreaterThan(0);
+    for (const l of secretLines) expect(l).toMatch(/^[ +-]\s*tcp-check send-binary \*{8}$/);
+    expect(diff).toMatch(/tcp-check send-binary e000/); // the DISCONNECT bytes hold nothing secret
+    for (const s of [PASSWORDS.mqtt_health_password, Buffer.from(PASSWORDS.mqtt_health_password).toString('hex'), 'Old-health-pw', oldHex]) expect(diff).not.toContain(s);
+  });
+});
