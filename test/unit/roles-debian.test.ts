@@ -3,6 +3,7 @@
  * roles-rocky.test.ts (apt instead of dnf, no EPEL, mosquitto-clients, nftables by default, the dynamic-security
  * plugin under the host's multiarch directory, no SELinux steps).
  */
+import { aptUpdateScript } from '../../src/operations/package.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mosquittoConfig from '../../roles/mosquitto_config/index.js';
 import {
@@ -55,7 +56,7 @@ describe('Debian broker, build phase (fresh host)', () => {
   it('plans exactly: apt-get update, base tools present, mosquitto and mosquitto-clients from Debian, nftables present, exporter', async () => {
     const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build'), 'mq1', 'build-fresh.facts');
     expect(planned.filter((p) => p.name !== 'exporter binary').map((p) => [p.role, p.name, scripts(p.plan)])).toEqual([
-      ['base', 'package lists refreshed', [`${APT} update`]],
+      ['base', 'package lists refreshed', [aptUpdateScript()]],
       ['base', 'base tools', []],
       ['mosquitto', 'mosquitto', [`${APT_INSTALL} mosquitto mosquitto-clients`]],
       ['firewall', 'firewall tooling', []],
@@ -232,7 +233,7 @@ describe('Debian load balancer', () => {
   it('build: apt installs haproxy and socat; configure has no SELinux step', async () => {
     const planned = await planAll(fx, await phaseSteps(fx, fx.plays.loadbalancers, 'lb1', 'build'), 'lb1', 'build-fresh.facts');
     expect(planned.map((p) => [p.role, p.name, scripts(p.plan)])).toEqual([
-      ['base', 'package lists refreshed', [`${APT} update`]],
+      ['base', 'package lists refreshed', [aptUpdateScript()]],
       ['base', 'base tools', []],
       ['haproxy', 'load balancer packages', [`${APT_INSTALL} haproxy socat`]],
       ['firewall', 'firewall tooling', []],
