@@ -7,7 +7,7 @@ import { eventually, probeTcp, sampleWhile } from '../support/broker-checks.js';
 import { deliveryMatrix, steadyFlow, timeUntilDelivered, type BrokerEndpoint, type Matrix } from '../support/bridge-delivery.js';
 import { changedCount, provision } from '../support/cli.js';
 import { makeExporterGitRepo } from '../support/exporter-fixture.js';
-import { APP_USER_VARS } from '../support/inventory-fragments.js';
+import { APP_ENV, APP_LOGIN, APP_USER_VARS } from '../support/inventory-fragments.js';
 
 // Bridged active-active on 3 real brokers: the property (exactly once while stable, never a storm, the tree
 // re-forms around a lost broker and returns to it), not just one message crossing.
@@ -16,8 +16,8 @@ let sb: Sandbox;
 let dir: string;
 let ca: Buffer;
 let inv: string;
-const login = { username: 'app', password: 'App-Pa55-word' };
-const env = { APP_PW: login.password };
+const login = APP_LOGIN;
+const env = APP_ENV;
 const figures: Record<string, unknown> = {};
 const sh = async (host: string, cmd: string) => (await hostShell(sb.name, host, cmd)).stdout.trim();
 const broker = (name: string): BrokerEndpoint => ({ name, address: sb.hosts.find((h) => h.name === name)!.address });

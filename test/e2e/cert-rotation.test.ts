@@ -10,7 +10,7 @@ import { connectTls, endClient, type TlsTarget } from '../support/broker-checks.
 import { changedCount, provision } from '../support/cli.js';
 import type { RunReport } from '../../src/engine/records.js';
 import { makeExporterGitRepo } from '../support/exporter-fixture.js';
-import { APP_USER_VARS } from '../support/inventory-fragments.js';
+import { APP_ENV, APP_LOGIN, APP_USER_VARS } from '../support/inventory-fragments.js';
 
 // A certificate renewal and a whole CA rollover on real brokers (bridged active-active, HAProxy beside mq1) while
 // clients stay connected: a subscriber on a broker directly and one through the load balancer, a publisher
@@ -19,8 +19,8 @@ const NAME = 'm-certs';
 let sb: Sandbox;
 let dir: string;
 let inv: string;
-const login = { username: 'app', password: 'App-Pa55-word' };
-const env = { APP_PW: login.password };
+const login = APP_LOGIN;
+const env = APP_ENV;
 const figures: Record<string, unknown> = {};
 const sh = async (host: string, cmd: string) => (await hostShell(sb.name, host, cmd)).stdout.trim();
 const addr = (h: string) => sb.hosts.find((x) => x.name === h)!.address;

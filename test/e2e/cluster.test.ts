@@ -6,7 +6,7 @@ import { addHosts, hostShell, sandboxDown, sandboxUp, startHost, stopHost, type 
 import { changedCount, provision } from '../support/cli.js';
 import { makeExporterGitRepo } from '../support/exporter-fixture.js';
 import { measureFailover, type FailoverResult } from '../support/failover.js';
-import { APP_USER_VARS } from '../support/inventory-fragments.js';
+import { APP_ENV, APP_USER_VARS } from '../support/inventory-fragments.js';
 
 const NAME = 'e2e-cluster';
 let sb: Sandbox;
@@ -39,7 +39,7 @@ ${hostLines(brokers)}
   return inv;
 }
 
-const env = { APP_PW: 'App-Pa55-word' };
+const env = APP_ENV;
 const run = (inv: string, extra: string[] = [], json = 'run.json') => provision(['-i', inv, '-i', sb.inventoryPath, ...extra], { env, json: join(dir, json) });
 const verify = (inv: string) => provision(['verify', '-i', inv, '-i', sb.inventoryPath], { env });
 

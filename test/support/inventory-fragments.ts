@@ -12,3 +12,7 @@ export const APP_USER_VARS = `    mqtt_roles:
       - username: app
         password: "{{ lookup('env', 'APP_PW') }}"
         roles: [app]`;
+
+/** The login APP_USER_VARS declares, and the environment a run needs for it. */
+export const APP_LOGIN = { username: 'app', password: 'App-Pa55-word' };
+export const APP_ENV = { APP_PW: APP_LOGIN.password };
