@@ -4,7 +4,7 @@
  * changes against the inventory and applies them (createCluster/joinCluster, addNode/joinCluster,
  * removeNode/leaveCluster). Check mode shows the plan and changes nothing.
  */
-import { isAbsent } from '../../src/engine/runner.js';
+import { isAbsent } from '../../src/engine/absent.js';
 import { PeersFailedError, signal, WaitTimeoutError } from '../../src/engine/coordination.js';
 import { z } from 'zod';
 import {

@@ -1,4 +1,4 @@
-import { isAbsent } from '../../src/engine/runner.js';
+import { isAbsent } from '../../src/engine/absent.js';
 import { resolve } from 'node:path';
 import type { HostContext } from '../../src/engine/types.js';
 import { activeBrokers, addressOf } from '../../src/cluster/topology.js';

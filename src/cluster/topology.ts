@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { isAbsent } from '../engine/runner.js';
+import { isAbsent } from '../engine/absent.js';
 import type { HostContext } from '../engine/types.js';
 
 /** Brokers the load balancers send traffic to: the `brokers` group minus hosts marked `state: absent`. */

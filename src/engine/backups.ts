@@ -7,10 +7,9 @@
  * deleted too, so it can never be restored later as "the previous version".
  */
 import { shq } from '../transport/shell-quote.js';
-import type { Transport } from '../transport/types.js';
 import type { Phase } from './phase.js';
 import type { StepRecord } from './records.js';
-import type { RunEvents } from './reporter.js';
+import type { RunLog } from './run-log.js';
 import { storeKey, type Coordination } from './coordination.js';
 import type { HostContext } from './types.js';
 
@@ -119,20 +118,13 @@ export function pendingDiscards(coordination: Coordination, healthy: (host: stri
  * End of a run: on every host still healthy, this run's copies and stale ones are deleted (one script per host
  * that has any; nothing otherwise). Removing a stale copy is reported as a change of that host.
  */
-export async function discardAtRunEnd(o: {
-  coordination: Coordination;
-  check: boolean;
-  phase: Phase;
-  transport: (host: string) => Transport | undefined;
-  records: StepRecord[];
-  events: RunEvents;
-}): Promise<void> {
+export async function discardAtRunEnd(o: { run: RunLog; check: boolean; phase: Phase }): Promise<void> {
   if (o.check) return;
-  const healthy = (h: string) => o.transport(h) !== undefined;
+  const transport = (h: string) => o.run.hosts.get(h)?.liveTransport;
   await Promise.all(
-    pendingDiscards(o.coordination, healthy).map(async ({ host, stale, script }) => {
+    pendingDiscards(o.run.coordination, (h) => transport(h) !== undefined).map(async ({ host, stale, script }) => {
       const started = Date.now();
-      const r = await o.transport(host)!.script(script).catch((err: Error) => ({ code: 1, stderr: err.message }));
+      const r = await transport(host)!.script(script).catch((err: Error) => ({ code: 1, stderr: err.message }));
       if (stale.length === 0 && r.code === 0) return;
       const rec: StepRecord = {
         host,
@@ -145,8 +137,7 @@ export async function discardAtRunEnd(o: {
         durationMs: Date.now() - started,
         ...(r.code === 0 ? { changes: stale.map((p) => `remove ${p}`) } : { message: `could not remove backup copies: ${r.stderr.trim()}` }),
       };
-      o.records.push(rec);
-      o.events.stepEnd(rec);
+      o.run.host(host).record(rec);
     }),
   );
 }

@@ -2,30 +2,27 @@ import { CommandError, ControllerError, ProvisionError, UnreachableError } from 
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { redact } from '../secrets.js';
 import { gatherFacts } from './fact-batch.js';
+import { hostFailure, type HostFailure, type HostRun } from './host-run.js';
 import type { Phase } from './phase.js';
+import type { StepUnit } from './phase-units.js';
 import { roleLabel, type StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
-import type { Change, FactQuery, FactResults, HostContext, RemoteAction, Step } from './types.js';
+import type { RunLog } from './run-log.js';
+import type { Change, FactQuery, FactResults, HostContext, RemoteAction } from './types.js';
 
-/** A step together with the role (or handler) it came from. */
-export interface StepUnit {
-  step: Step;
-  role: string;
-  /** A handler's or a revert's step (absent: a step of the role's phase). */
-  kind?: 'handler' | 'revert';
-  /** Every tag the step answers to: its own, the play's for its role, the role name and the phase. */
-  tags?: string[];
-}
+// Moved beside what they describe; re-exported here for the callers that import them from the step runner.
+export { hostFailure, type HostFailure } from './host-run.js';
+export type { StepUnit } from './phase-units.js';
 
 export interface StepRunEnv {
   play: string;
   phase: Phase;
-  events: RunEvents;
-  records: StepRecord[];
-  /** run-once step key → host that ran it. */
-  runOnce: Map<string, string>;
+  events: Pick<RunEvents, 'stepStart'>;
+  /** The host's run record: its step records, and its facts when a step refreshes them. */
+  host: HostRun;
+  /** Run-wide: who ran each run-once step, the controller's failures (recorded once). */
+  run: Pick<RunLog, 'runOnce' | 'controllerFailure'>;
   notify(handler: string): void;
-  setFacts(facts: HostContext['facts']): void;
 }
 
 const NO_FACTS: FactResults = {
@@ -34,18 +31,6 @@ const NO_FACTS: FactResults = {
   },
 };
 
-/** Why a host stopped its own steps: what the engine records as the host's state and error. */
-export interface HostFailure {
-  state: 'failed' | 'unreachable';
-  /** `role: step: message`, for the recap. */
-  error: string;
-}
-
-/** A failure not tied to a step of a role (planning, a handler no role defines). */
-export function hostFailure(step: string, message: string, role = ''): HostFailure {
-  return { state: 'failed', error: `${role ? `${role}: ` : ''}${step}: ${message}` };
-}
-
 /** Runs steps on one host in order; stops at the first failure and returns it (undefined: all steps passed). */
 export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRunEnv): Promise<HostFailure | undefined> {
   let facts: FactResults = NO_FACTS;
@@ -53,25 +38,20 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
   // Paths changed since the facts were gathered; a later step whose facts name one of them re-gathers.
   let touched: string[] = [];
   for (let i = 0; i < units.length; i++) {
-    const { step, role, kind } = units[i]!;
+    const { step, role, kind, id } = units[i]!;
     const started = Date.now();
     const record = (status: StepRecord['status'], extra: Partial<StepRecord> = {}) => {
       const r: StepRecord = { host: ctx.name, play: env.play, phase: env.phase, ...(kind ? { kind } : {}), role, step: redact(step.name), status, changed: status === 'changed', durationMs: Date.now() - started, ...extra };
       if (r.message) r.message = redact(r.message);
-      env.records.push(r);
-      env.events.stepEnd(r);
+      env.host.record(r);
     };
     const label = roleLabel({ role, kind });
     env.events.stepStart(ctx.name, env.phase, label, redact(step.name));
     try {
-      if (step.runOnce) {
-        const key = `${env.play}:${env.phase}:${label}:${step.name}`;
-        const owner = env.runOnce.get(key);
-        if (owner && owner !== ctx.name) {
-          record('skipped', { message: `ran once on ${owner}` });
-          continue;
-        }
-        env.runOnce.set(key, ctx.name);
+      const owner = step.runOnce ? env.run.runOnce.claim(env.play, id, ctx.name) : undefined;
+      if (owner !== undefined) {
+        record('skipped', { message: `ran once on ${owner}` });
+        continue;
       }
       const outdated = touched.length > 0 && (step.facts ?? []).some((q) => staleAfterWrites(q, touched));
       if ((stale || outdated) && step.facts?.length) {
@@ -100,7 +80,7 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
         if (plan.changes.every((c) => c.affects) && !step.verify && !step.refreshesHostFacts) touched.push(...plan.changes.flatMap((c) => c.affects!));
         else stale = true;
         await step.verify?.(ctx);
-        if (step.refreshesHostFacts) env.setFacts(await gatherHostFacts(ctx.transport));
+        if (step.refreshesHostFacts) env.host.facts = await gatherHostFacts(ctx.transport);
         if (messages.length) plan.message = [plan.message, ...messages].filter(Boolean).join('; ');
       }
       for (const h of step.notify ?? []) env.notify(h);
@@ -123,11 +103,7 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
 
 /** The first host to hit a controller failure records it (host 'controller'); the others only point at it. */
 function recordControllerFailure(env: StepRunEnv, role: string, step: string, err: ControllerError): void {
-  const message = errorMessage(err);
-  if (env.records.some((r) => r.controller && r.message === message)) return;
-  const r: StepRecord = { host: 'controller', play: env.play, phase: env.phase, role, step, status: 'failed', changed: false, durationMs: 0, message, controller: true };
-  env.records.push(r);
-  env.events.stepEnd(r);
+  env.run.controllerFailure({ host: 'controller', play: env.play, phase: env.phase, role, step, status: 'failed', changed: false, durationMs: 0, message: errorMessage(err), controller: true });
 }
 
 /** Would writing `written` change this fact? As the fact declares (FactQuery.staleAfter); undeclared: yes. */

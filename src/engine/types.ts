@@ -33,7 +33,13 @@ export type StepPlan =
   | { skip: string };
 
 export interface Step {
+  /** What output shows. */
   name: string;
+  /**
+   * Identity within its role and phase where the name is not one (a run-once step whose name carries a value, or
+   * two steps of one name): run-once steps are keyed by it (default: the name). See StepId in ./phase-units.ts.
+   */
+  id?: string;
   tags?: string[];
   /** Handlers to notify when this step changed something. */
   notify?: string[];

@@ -21,7 +21,7 @@ import pki from '../../roles/pki/index.js';
 import { offlinePlayContext, offlineRoleContext, refusingTransport } from '../../src/engine/offline-context.js';
 import type { Phase } from '../../src/engine/phase.js';
 import type { Play, Playbook } from '../../src/engine/playbook.js';
-import { knownVarNames, playSchema } from '../../src/engine/runner.js';
+import { knownVarNames, playSchema } from '../../src/engine/play-vars.js';
 import type { Role, RoleContext, Step, StepPlan } from '../../src/engine/types.js';
 import { parseHostFacts } from '../../src/facts/gather-host-facts.js';
 import type { HostFacts } from '../../src/facts/host-facts.js';

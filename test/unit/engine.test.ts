@@ -19,6 +19,8 @@ import type { Play, Playbook } from '../../src/engine/playbook.js';
 import type { RunReport, StepRecord } from '../../src/engine/records.js';
 import { fanOut, type RunEvents } from '../../src/engine/reporter.js';
 import { runPlaybook } from '../../src/engine/runner.js';
+import { stepUnit } from '../../src/engine/phase-units.js';
+import { RunLog } from '../../src/engine/run-log.js';
 import { runSteps, type StepRunEnv } from '../../src/engine/step-runner.js';
 import { defineRole, type FactQuery, type HostContext, type Role, type RunOptions, type Step } from '../../src/engine/types.js';
 import { BecomeError, ControllerError, UnreachableError } from '../../src/errors.js';
@@ -280,9 +282,12 @@ const summaryOf = (r: RunReport, host: string) => r.hosts.find((h) => h.host ===
 // ---------------------------------------------------------------------------------------------------------------
 // runSteps directly
 
-function stepEnv(): StepRunEnv & { notified: string[] } {
+/** The step loop's env for host h1 (every test here runs on h1); `records` are the host's run record's. */
+function stepEnv(): StepRunEnv & { notified: string[]; records: StepRecord[] } {
   const notified: string[] = [];
-  return { play: 'p', phase: 'configure', events: fanOut([]), records: [], runOnce: new Map(), notify: (h) => notified.push(h), setFacts: () => undefined, notified };
+  const run = new RunLog(['h1'], fanOut([]));
+  const host = run.host('h1');
+  return { play: 'p', phase: 'configure', events: fanOut([]), host, run, records: host.records, notify: (h) => notified.push(h), notified };
 }
 
 function ctxFor(t: FakeHost, check = false): HostContext {
@@ -295,7 +300,7 @@ describe('runSteps: facts and round trips', () => {
     for (const [k, v] of [['a', '1'], ['b', '2'], ['c', '3']]) t.store.set(k!, v!);
     const env = stepEnv();
     const steps = [ensure('a', '1'), { name: 'no facts', plan: () => ({ changes: [] }) }, ensure('b', '2'), observe('both', 'a', 'c')];
-    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toBeUndefined();
+    expect(await runSteps(ctxFor(t), steps.map((step) => stepUnit(step, 'r', 'configure')), env)).toBeUndefined();
     expect(t.roundTrips).toBe(1);
     expect(t.factBatches()).toEqual([['a', 'b', 'c']]);
     expect(env.records.map((r) => [r.step, r.status])).toEqual([
@@ -309,7 +314,7 @@ describe('runSteps: facts and round trips', () => {
   it('a phase without any fact costs no round trip when nothing changes', async () => {
     const t = new FakeHost('h1', 1);
     const env = stepEnv();
-    await runSteps(ctxFor(t), [{ step: { name: 'pure', plan: () => ({ changes: [] }) }, role: 'r' }], env);
+    await runSteps(ctxFor(t), [stepUnit({ name: 'pure', plan: () => ({ changes: [] }) }, 'r', 'configure')], env);
     expect(t.roundTrips).toBe(0);
   });
 
@@ -325,7 +330,7 @@ describe('runSteps: facts and round trips', () => {
       observe('sees c', 'c'),
       observe('sees a', 'a'),
     ];
-    await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env);
+    await runSteps(ctxFor(t), steps.map((step) => stepUnit(step, 'r', 'configure')), env);
     expect(t.calls).toEqual([
       { kind: 'facts', keys: ['a', 'c'] },
       { kind: 'script', text: 'set a new' },
@@ -347,7 +352,7 @@ describe('runSteps: facts and round trips', () => {
       action('always', { notify: ['restart y'] }),
       observe('sees a', 'a'),
     ];
-    expect(await runSteps(ctxFor(t, true), steps.map((step) => ({ step, role: 'r' })), env)).toBeUndefined();
+    expect(await runSteps(ctxFor(t, true), steps.map((step) => stepUnit(step, 'r', 'configure')), env)).toBeUndefined();
     expect(t.calls).toEqual([{ kind: 'facts', keys: ['a'] }]);
     expect(verified).toBe(false);
     expect(env.records.map((r) => [r.step, r.status, r.changes])).toEqual([
@@ -362,7 +367,7 @@ describe('runSteps: facts and round trips', () => {
     const t = new FakeHost('h1', 1);
     const env = stepEnv();
     const steps = [action('breaks', { script: 'fail 3 disk full' }), action('never')];
-    expect(await runSteps(ctxFor(t), steps.map((step) => ({ step, role: 'r' })), env)).toMatchObject({ state: 'failed' });
+    expect(await runSteps(ctxFor(t), steps.map((step) => stepUnit(step, 'r', 'configure')), env)).toMatchObject({ state: 'failed' });
     expect(t.scripts()).toEqual(['fail 3 disk full']);
     expect(env.records).toHaveLength(1);
     expect(env.records[0]).toMatchObject({ step: 'breaks', status: 'failed', changed: false });
@@ -374,7 +379,7 @@ describe('runSteps: facts and round trips', () => {
     const t = new FakeHost('h1', 1);
     const env = stepEnv();
     const step: Step = { name: 'grep-like', plan: () => ({ changes: [{ summary: 'x', actions: [{ script: 'fail 1 nothing matched', okCodes: [0, 1] }] }] }) };
-    expect(await runSteps(ctxFor(t), [{ step, role: 'r' }], env)).toBeUndefined();
+    expect(await runSteps(ctxFor(t), [stepUnit(step, 'r', 'configure')], env)).toBeUndefined();
     expect(env.records[0]!.status).toBe('changed');
   });
 });

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkInventory } from '../../../src/cluster/inventory-checks.js';
 import { exitCodeForError } from '../../../src/cli/exit-codes.js';
 import { loadPlaybook } from '../../../src/engine/playbook.js';
-import { knownVarNames } from '../../../src/engine/runner.js';
+import { knownVarNames } from '../../../src/engine/play-vars.js';
 import { InputError } from '../../../src/errors.js';
 import { loadInventory } from '../../../src/inventory/load.js';
 
