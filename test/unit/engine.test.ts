@@ -725,6 +725,26 @@ describe('runPlaybook: run-once steps', () => {
     const second = r.report.steps.filter((s) => s.play === 'second' && s.step === 'once').map((s) => s.status).sort();
     expect(second).toEqual(['changed', 'skipped']);
   });
+  it('is keyed by the step id, not its display name: two roles\' run-once steps of one name both run, once each', async () => {
+    const a = role('a', { configure: () => [action('once', { runOnce: true })] });
+    const b = role('b', { configure: () => [action('once', { runOnce: true })] });
+    const r = await run([play('p', 'web', [a, b])], { phases: ['configure'] });
+    const changed = r.report.steps.filter((s) => s.step === 'once' && s.status === 'changed').map((s) => s.role).sort();
+    expect(changed).toEqual(['a', 'b']);
+    expect(r.report.steps.filter((s) => s.step === 'once' && s.status === 'skipped')).toHaveLength(6);
+  });
+
+  it('two run-once steps of one role with the same display name but their own ids are not merged', async () => {
+    // The host that claims the first one fails on it; the second, a step of its own, must still run on another host
+    // (keyed by display name it was "ran once on" the failed host, so it never ran anywhere).
+    const r1 = role('r1', { configure: () => [action('once', { runOnce: true, id: 'first', script: 'fail 1 broken' }), action('once', { runOnce: true, id: 'second' })] });
+    const r = await run([play('p', 'web', [r1])], { phases: ['configure'] });
+    const failed = r.report.steps.filter((s) => s.step === 'once' && s.status === 'failed').map((s) => s.host);
+    const changed = r.report.steps.filter((s) => s.step === 'once' && s.status === 'changed').map((s) => s.host);
+    expect(failed).toHaveLength(1);
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).not.toBe(failed[0]);
+  });
 });
 
 describe('serial batches and max_fail_percentage (Ansible semantics)', () => {
