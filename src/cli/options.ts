@@ -217,7 +217,7 @@ export const HELP = `provision — agentless provisioning over SSH for a secured
 
 Usage:
   provision -i INVENTORY [options]          run the playbook (all phases: build → configure → runtime → cluster)
-  provision verify -i INVENTORY [--known-hosts FILE] [--json FILE]
+  provision verify -i INVENTORY [-l PATTERN] [--known-hosts FILE] [--json FILE]
                                             end-to-end checks of a live cluster (provision verify --help)
   provision sandbox up N | add | down | status | stop H | start H | reboot H | exec H -- CMD
                                             local Debian 12 test hosts (root, Linux; provision sandbox --help)
