@@ -1,12 +1,13 @@
+import { writeOutOnInternalError } from '../commands/internal-error.js';
 import { errorMessage } from '../engine/step-runner.js';
-import { EXIT } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
 
 /**
  * The last line of defence: an exception or rejection nothing caught (a bug, a library emitting an error
  * nobody listens for) must not end a run with a stack trace and nothing else. The running command's
- * `flush` prints the recap of what was done and writes the --json report; then one line, and exit 1.
+ * registered write-out (src/commands/internal-error.ts) prints the recap of what was done and writes the --json
+ * report; then one line, and exit 1.
  */
-let flush: ((err: unknown) => void) | undefined;
 let verbose = false;
 let installed = false;
 let handling = false;
@@ -17,14 +18,6 @@ export function installLastResort(opts: { verbose: boolean }): void {
   installed = true;
   process.on('uncaughtException', (err) => fatal(err));
   process.on('unhandledRejection', (reason) => fatal(reason));
-}
-
-/** While a run is under way: what to write out if it dies of an internal error. Returns the undo. */
-export function onInternalError(write: (err: unknown) => void): () => void {
-  flush = write;
-  return () => {
-    if (flush === write) flush = undefined;
-  };
 }
 
 /** `provision: internal error: …` — one line; the stack only with --verbose (or PROVISION_DEBUG). */
@@ -38,10 +31,10 @@ function fatal(err: unknown): void {
   if (handling) return; // a second error while writing out the first: the first one's exit stands
   handling = true;
   try {
-    flush?.(err);
+    writeOutOnInternalError(err);
   } catch (e) {
     process.stderr.write(`provision: could not write the report: ${errorMessage(e)}\n`);
   }
   process.stderr.write(internalErrorLine(err));
-  process.exit(EXIT.internal);
+  process.exit(exitCodeFor('internal'));
 }

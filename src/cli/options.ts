@@ -1,52 +1,12 @@
 import { parseArgs } from 'node:util';
 import { OptionsError } from '../errors.js';
-import type { Secret } from '../secrets.js';
 import { closestName } from '../inventory/typos.js';
-import { isPhase, PHASES, type Phase } from '../engine/phase.js';
+import { isPhase, PHASES } from '../engine/phase.js';
 import { DEFAULT_LOCK_WAIT_SECONDS } from '../controller/run-lock.js';
 import type { ConnectionDefaults } from '../inventory/connection.js';
 import { shlexSplit } from '../inventory/shlex.js';
+import { runOptions, type ConnectOptions, type RunOptions, type VaultOptions } from '../commands/options.js';
 import type { AnsibleCfg } from './ansible-cfg.js';
-
-export interface RunCliOptions {
-  inventories: string[];
-  playbook?: string;
-  phases: Phase[];
-  limit?: string;
-  tags: string[];
-  skipTags: string[];
-  check: boolean;
-  diff: boolean;
-  forks: number;
-  json?: string;
-  listHosts: boolean;
-  listTasks: boolean;
-  verbose: boolean;
-  acceptNewHostKeys: boolean;
-  knownHosts?: string;
-  extraVars: string[];
-  plain: boolean;
-  /** Ansible Vault passwords: `--vault-password-file`, `--ask-vault-pass`, `--vault-id label@source`. */
-  vault?: VaultCliOptions;
-  /** Seconds to wait for another run's lock on the inventory (0: fail at once, exit 5). */
-  waitLockSeconds?: number;
-  /** ansible-playbook's connection flags and ansible.cfg's keys; a host's variables override them. */
-  connection?: ConnectionDefaults;
-  /** `-K/--ask-become-pass`: prompt once for the become (sudo) password. */
-  askBecomePass?: boolean;
-  /** `--syntax-check`: read inventory and playbook, report errors, contact nothing. */
-  syntaxCheck?: boolean;
-  /** The ansible.cfg that was read, if any. */
-  ansibleCfg?: AnsibleCfg;
-  /** List the tags of each play's steps, then exit. */
-  listTags?: boolean;
-}
-
-export interface VaultCliOptions {
-  passwordFiles: string[];
-  askVaultPass: boolean;
-  vaultIds: string[];
-}
 
 /** The vault flags, shared by every command that reads an inventory (ansible-playbook and ansible-inventory spell them so). */
 export const VAULT_OPTIONS = {
@@ -57,12 +17,13 @@ export const VAULT_OPTIONS = {
   'vault-id': { type: 'string', multiple: true },
 } as const;
 
-function vaultGiven(values: Parameters<typeof vaultCliOptions>[0]): boolean {
+/** `{ vault }` when a vault flag was given, else nothing (the keyring then reads only the ANSIBLE_VAULT_* variables). */
+export function vaultOption(values: Parameters<typeof vaultCliOptions>[0]): { vault?: VaultOptions } {
   const v = vaultCliOptions(values);
-  return v.passwordFiles.length > 0 || v.askVaultPass || v.vaultIds.length > 0;
+  return v.passwordFiles.length > 0 || v.askVaultPass || v.vaultIds.length > 0 ? { vault: v } : {};
 }
 
-export function vaultCliOptions(values: { 'vault-password-file'?: string[]; 'vault-pass-file'?: string[]; 'ask-vault-pass'?: boolean; 'ask-vault-password'?: boolean; 'vault-id'?: string[] }): VaultCliOptions {
+function vaultCliOptions(values: { 'vault-password-file'?: string[]; 'vault-pass-file'?: string[]; 'ask-vault-pass'?: boolean; 'ask-vault-password'?: boolean; 'vault-id'?: string[] }): VaultOptions {
   return {
     passwordFiles: [...(values['vault-password-file'] ?? []), ...(values['vault-pass-file'] ?? [])],
     askVaultPass: Boolean(values['ask-vault-pass'] || values['ask-vault-password']),
@@ -70,7 +31,7 @@ export function vaultCliOptions(values: { 'vault-password-file'?: string[]; 'vau
   };
 }
 
-/** ansible-playbook's connection flags, spelled as it spells them (run and exec). */
+/** ansible-playbook's connection flags, spelled as it spells them (run, verify and exec). */
 export const CONNECTION_OPTIONS = {
   user: { type: 'string', short: 'u' },
   'private-key': { type: 'string' },
@@ -82,11 +43,41 @@ export const CONNECTION_OPTIONS = {
   timeout: { type: 'string', short: 'T' },
 } as const;
 
-export const RUN_OPTIONS = {
+/** What every command that connects to hosts reads the same way (run and verify): which hosts, their variables, how to reach them. */
+export const CONNECT_OPTIONS = {
   inventory: { type: 'string', short: 'i', multiple: true },
+  limit: { type: 'string', short: 'l' },
+  'extra-vars': { type: 'string', short: 'e', multiple: true },
+  ...VAULT_OPTIONS,
+  ...CONNECTION_OPTIONS,
+  'known-hosts': { type: 'string' },
+  'accept-new-host-keys': { type: 'boolean' },
+} as const;
+
+type ConnectValues = {
+  inventory?: string[]; limit?: string; 'extra-vars'?: string[]; 'known-hosts'?: string; 'accept-new-host-keys'?: boolean; 'ask-become-pass'?: boolean;
+} & Parameters<typeof vaultCliOptions>[0] & Parameters<typeof connectionDefaults>[0];
+
+/** The CONNECT_OPTIONS flags over ansible.cfg's keys: the part of a command's options run and verify share. */
+export function connectOptions(values: ConnectValues, cfg?: AnsibleCfg): ConnectOptions {
+  const connection = connectionDefaults(values, cfg);
+  return {
+    inventories: values.inventory ?? cfg?.inventory ?? [],
+    extraVars: values['extra-vars'] ?? [],
+    // host_key_checking = False: unknown keys are recorded; a changed key is still refused (provision never skips it).
+    acceptNewHostKeys: Boolean(values['accept-new-host-keys']) || cfg?.hostKeyChecking === false,
+    ...(values.limit ? { limit: values.limit } : {}),
+    ...(values['known-hosts'] ? { knownHosts: values['known-hosts'] } : {}),
+    ...vaultOption(values),
+    ...(Object.keys(connection).length ? { connection } : {}),
+    ...(values['ask-become-pass'] ? { askBecomePass: true } : {}),
+  };
+}
+
+export const RUN_OPTIONS = {
+  ...CONNECT_OPTIONS,
   playbook: { type: 'string' },
   phase: { type: 'string' },
-  limit: { type: 'string', short: 'l' },
   tags: { type: 'string', short: 't' },
   'skip-tags': { type: 'string' },
   check: { type: 'boolean', short: 'C' },
@@ -96,13 +87,8 @@ export const RUN_OPTIONS = {
   'list-hosts': { type: 'boolean' },
   'list-tasks': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
-  'accept-new-host-keys': { type: 'boolean' },
-  'known-hosts': { type: 'string' },
-  'extra-vars': { type: 'string', short: 'e', multiple: true },
   plain: { type: 'boolean' },
-  ...VAULT_OPTIONS,
   'wait-lock': { type: 'string' },
-  ...CONNECTION_OPTIONS,
   'syntax-check': { type: 'boolean' },
   'flush-cache': { type: 'boolean' },
   'list-tags': { type: 'boolean' },
@@ -120,11 +106,11 @@ const NOT_SUPPORTED: Record<string, string> = {
   step: 'there is no interactive mode; preview a run with --check --diff',
 };
 
-export function parseRunOptions(argv: string[], cfg?: AnsibleCfg): RunCliOptions & { help: boolean; version: boolean } {
+export function parseRunOptions(argv: string[], cfg?: AnsibleCfg): RunOptions & { help: boolean; version: boolean } {
   let values: ReturnType<typeof parseArgs<{ options: typeof RUN_OPTIONS; args: string[]; allowPositionals: true }>>['values'];
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: withWaitLockDefault(argv), options: RUN_OPTIONS, allowPositionals: true, strict: true }));
+    ({ values, positionals } = parseArgs({ args: withWaitLockDefault(withSshArgsValue(argv)), options: RUN_OPTIONS, allowPositionals: true, strict: true }));
   } catch (err) {
     throw new OptionsError(`${shortParseError(err as Error, RUN_OPTIONS)} (see provision --help)`);
   }
@@ -139,35 +125,28 @@ export function parseRunOptions(argv: string[], cfg?: AnsibleCfg): RunCliOptions
   if (!Number.isInteger(forks) || forks < 1 || forks > 500) throw new OptionsError(`--forks must be a whole number from 1 to 500, got '${values.forks}'`);
   const waitLock = values['wait-lock'];
   if (waitLock !== undefined && !/^\d{1,6}$/.test(waitLock)) throw new OptionsError(`--wait-lock takes whole seconds (--wait-lock=SECONDS), got '${waitLock}'`);
-  const connection = connectionDefaults(values, cfg);
   const out = {
-    inventories: values.inventory ?? cfg?.inventory ?? [],
-    phases: PHASES.filter((p) => phases.includes(p)),
-    tags: list(values.tags),
-    skipTags: list(values['skip-tags']),
-    check: Boolean(values.check),
-    diff: Boolean(values.diff),
-    forks,
-    listHosts: Boolean(values['list-hosts']),
-    listTasks: Boolean(values['list-tasks']),
-    verbose: Boolean(values.verbose),
-    // host_key_checking = False: unknown keys are recorded; a changed key is still refused (provision never skips it).
-    acceptNewHostKeys: Boolean(values['accept-new-host-keys']) || cfg?.hostKeyChecking === false,
-    extraVars: values['extra-vars'] ?? [],
-    plain: Boolean(values.plain),
+    ...runOptions({
+      ...connectOptions(values, cfg),
+      phases: PHASES.filter((p) => phases.includes(p)),
+      tags: list(values.tags),
+      skipTags: list(values['skip-tags']),
+      check: Boolean(values.check),
+      diff: Boolean(values.diff),
+      forks,
+      listHosts: Boolean(values['list-hosts']),
+      listTasks: Boolean(values['list-tasks']),
+      verbose: Boolean(values.verbose),
+      plain: Boolean(values.plain),
+      ...(values.playbook ? { playbook: values.playbook } : {}),
+      ...(values.json ? { json: values.json } : {}),
+      ...(waitLock !== undefined ? { waitLockSeconds: Number(waitLock) } : {}),
+      ...(values['syntax-check'] ? { syntaxCheck: true } : {}),
+      ...(cfg ? { ansibleCfg: cfg } : {}),
+      ...(values['list-tags'] ? { listTags: true } : {}),
+    }),
     help: Boolean(values.help),
     version: Boolean(values.version),
-    ...(values.playbook ? { playbook: values.playbook } : {}),
-    ...(values.limit ? { limit: values.limit } : {}),
-    ...(values.json ? { json: values.json } : {}),
-    ...(values['known-hosts'] ? { knownHosts: values['known-hosts'] } : {}),
-    ...(vaultGiven(values) ? { vault: vaultCliOptions(values) } : {}),
-    ...(waitLock !== undefined ? { waitLockSeconds: Number(waitLock) } : {}),
-    ...(Object.keys(connection).length ? { connection } : {}),
-    ...(values['ask-become-pass'] ? { askBecomePass: true } : {}),
-    ...(values['syntax-check'] ? { syntaxCheck: true } : {}),
-    ...(cfg ? { ansibleCfg: cfg } : {}),
-    ...(values['list-tags'] ? { listTags: true } : {}),
   };
   if (!out.help && !out.version && out.inventories.length === 0) throw new OptionsError('--inventory/-i is required (or [defaults] inventory in ansible.cfg; see provision --help)');
   return out;
@@ -193,13 +172,8 @@ export function shortParseError(err: Error, options: Record<string, { short?: st
   return err.message.split('. To specify')[0]!;
 }
 
-/** The connection flags alone (exec reads no ansible.cfg keys but these). */
-export function connectionDefaultsFromFlags(values: Parameters<typeof connectionDefaults>[0]): ConnectionDefaults {
-  return connectionDefaults(values);
-}
-
 /** Command-line flags over ansible.cfg, as in Ansible (and a host's variables over both, in connectionSpecFor). */
-function connectionDefaults(values: { user?: string; 'private-key'?: string; 'key-file'?: string; become?: boolean; 'become-user'?: string; 'ssh-common-args'?: string; timeout?: string }, cfg?: AnsibleCfg): ConnectionDefaults {
+export function connectionDefaults(values: { user?: string; 'private-key'?: string; 'key-file'?: string; become?: boolean; 'become-user'?: string; 'ssh-common-args'?: string; timeout?: string }, cfg?: AnsibleCfg): ConnectionDefaults {
   const c: ConnectionDefaults = {};
   const user = values.user ?? cfg?.remoteUser;
   if (user !== undefined) c.user = user;
@@ -225,12 +199,15 @@ function connectionDefaults(values: { user?: string; 'private-key'?: string; 'ke
 
 /** `--wait-lock` has an optional value (parseArgs has none): a bare `--wait-lock` means the default wait. */
 function withWaitLockDefault(argv: string[]): string[] {
+  return argv.map((a) => (a === '--wait-lock' ? `--wait-lock=${DEFAULT_LOCK_WAIT_SECONDS}` : a));
+}
+
+/** ssh arguments start with '-' ("-o ProxyJump=b"), which parseArgs would take for an option: keep them the value. */
+export function withSshArgsValue(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--wait-lock') out.push(`--wait-lock=${DEFAULT_LOCK_WAIT_SECONDS}`);
-    // ssh arguments start with '-' ("-o ProxyJump=b"), which parseArgs would take for an option: keep them the value.
-    else if (a === '--ssh-common-args' && i + 1 < argv.length) out.push(`--ssh-common-args=${argv[++i]}`);
+    if (a === '--ssh-common-args' && i + 1 < argv.length) out.push(`--ssh-common-args=${argv[++i]}`);
     else out.push(a);
   }
   return out;
@@ -240,7 +217,7 @@ export const HELP = `provision — agentless provisioning over SSH for a secured
 
 Usage:
   provision -i INVENTORY [options]          run the playbook (all phases: build → configure → runtime → cluster)
-  provision verify -i INVENTORY [--known-hosts FILE] [--json FILE]
+  provision verify -i INVENTORY [-l PATTERN] [--known-hosts FILE] [--json FILE]
                                             end-to-end checks of a live cluster (provision verify --help)
   provision sandbox up N | add | down | status | stop H | start H | reboot H | exec H -- CMD
                                             local Debian 12 test hosts (root, Linux; provision sandbox --help)

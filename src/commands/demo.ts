@@ -1,12 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PHASES } from '../engine/phase.js';
 import { c } from '../output/colors.js';
 import { sandboxDown, sandboxUp } from '../sandbox/index.js';
 import { makeExporterGitRepo } from '../exporter/stand-in-repo.js';
 import { installDebianPackages } from '../controller/packages.js';
 import { runCommand } from './run.js';
 import { verifyCommand } from './verify.js';
+import { runOptions, verifyOptions, type DemoOptions } from './options.js';
+import type { CommandResult } from './result.js';
 
 const NAME = 'demo';
 
@@ -14,13 +15,13 @@ const NAME = 'demo';
  * `provision demo`: three sandbox brokers with load balancing on the same hosts, provisioned from bare
  * hosts by the real playbook, then `provision verify`. `provision demo down` removes everything.
  */
-export async function demoCommand(args: string[]): Promise<number> {
-  if (args[0] === 'down') {
+export async function demoCommand(o: DemoOptions): Promise<CommandResult> {
+  if (o.down) {
     await sandboxDown({ name: NAME });
     process.stdout.write('demo removed\n');
-    return 0;
+    return 'ok';
   }
-  const upstream = args.includes('--upstream-exporter');
+  const upstream = o.upstreamExporter;
   process.stdout.write(c.bold('1/4 sandbox hosts (Debian 12, systemd, sshd) …\n'));
   const sb = await sandboxUp({ name: NAME, count: 3, prefix: 'mq', log: (l) => process.stdout.write(c.gray(`  ${l}\n`)) });
   const dir = join(sb.stateDir, 'cluster');
@@ -62,10 +63,10 @@ ${hosts}
   process.stdout.write(c.bold('\n2/4 provision (build → configure → runtime → cluster) …\n'));
   // The cluster inventory first: pki/ and secrets/ live beside it.
   const invArgs = [inventory, sb.inventoryPath];
-  const code = await runCommand({ inventories: invArgs, phases: [...PHASES], tags: [], skipTags: [], check: false, diff: false, forks: 10, listHosts: false, listTasks: false, verbose: false, acceptNewHostKeys: false, extraVars: [], plain: false });
-  if (code !== 0) return code;
+  const ran = await runCommand(runOptions({ inventories: invArgs }));
+  if (ran !== 'ok') return ran;
   process.stdout.write(c.bold('\n3/4 provision verify …\n'));
-  const verified = await verifyCommand(invArgs.flatMap((i) => ['-i', i]));
+  const verified = await verifyCommand(verifyOptions({ inventories: invArgs }));
   // The lines printed below need the Mosquitto clients on this machine.
   await installDebianPackages(['mosquitto-clients'], { log: (l) => process.stdout.write(c.gray(`  ${l}\n`)) });
   const first = sb.hosts[0]!;

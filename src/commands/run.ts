@@ -1,9 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import { loadExtraVars } from '../cli/extra-vars.js';
-import { exitCodeForReport } from '../cli/exit-codes.js';
-import type { RunCliOptions } from '../cli/options.js';
-import { onInternalError } from '../cli/last-resort.js';
-import { version } from '../cli/version.js';
+import { loadExtraVars } from '../inventory/extra-vars.js';
+import { version } from './version.js';
 import { acquireRunLock, describeCommand } from '../controller/run-lock.js';
 import { loadPlaybook, resolvePlaybookPath, type Playbook } from '../engine/playbook.js';
 import type { RunReport } from '../engine/records.js';
@@ -20,7 +17,7 @@ import type { Inventory, InventoryHost } from '../inventory/types.js';
 import { checkConnections } from '../inventory/connection-checks.js';
 import { listHosts, listTasks } from '../output/listings.js';
 import { listTags } from '../output/list-tags.js';
-import { askSecret } from '../cli/prompt.js';
+import { askSecret } from '../controller/prompt.js';
 import { listrRenderer } from '../output/listr-renderer.js';
 import { plainRenderer } from '../output/plain-renderer.js';
 import { renderRecap } from '../output/recap.js';
@@ -28,8 +25,11 @@ import { redact } from '../secrets.js';
 import { OptionsError, ProvisionError } from '../errors.js';
 import { checkPrivateKeyFiles } from '../transport/private-key.js';
 import { SshTransport } from '../transport/ssh.js';
+import { onInternalError } from './internal-error.js';
+import type { RunOptions } from './options.js';
+import { reportOutcome, type CommandResult } from './result.js';
 
-export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = []): Promise<number> {
+export async function runCommand(o: RunOptions, extraReporters: Reporter[] = []): Promise<CommandResult> {
   if (o.verbose && o.ansibleCfg) {
     const ignored = o.ansibleCfg.ignored;
     process.stderr.write(`provision: using ${o.ansibleCfg.file}${ignored.length ? `; ignoring keys provision does not read: ${ignored.join(', ')}` : ''}\n`);
@@ -51,15 +51,15 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
   }
   if (o.listTags) {
     process.stdout.write(`${await listTags(inventory, playbook, o)}\n`);
-    return 0;
+    return 'ok';
   }
   if (o.listHosts) {
     process.stdout.write(`${listHosts(inventory, playbook, o.limit)}\n`);
-    return 0;
+    return 'ok';
   }
   if (o.listTasks) {
     process.stdout.write(`${await listTasks(inventory, playbook, o)}\n`);
-    return 0;
+    return 'ok';
   }
   // Bad connection variables (ansible_port: 0, …) and unusable key files (missing, readable by others) are
   // input errors, reported before any host is touched; and so is a connection that would not run as root (a sudo
@@ -73,7 +73,7 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
   }
   if (o.syntaxCheck) {
     process.stdout.write(`playbook: ${playbook.file}\ninventory: ${inventory.files.join(', ')} (${inventory.hostOrder.length} hosts): no problems found\n`);
-    return 0;
+    return 'ok';
   }
   if (o.askBecomePass) defaults.becomePassword = await askSecret('BECOME password: ');
   // Every run that connects to hosts holds the inventory's lock, --check too (a concurrent run would make its
@@ -91,8 +91,8 @@ export async function runCommand(o: RunCliOptions, extraReporters: Reporter[] = 
 }
 
 async function runLocked(
-  o: RunCliOptions, inventory: Inventory, playbook: Playbook, extraReporters: Reporter[], spec: (host: InventoryHost) => ConnectionSpec,
-): Promise<number> {
+  o: RunOptions, inventory: Inventory, playbook: Playbook, extraReporters: Reporter[], spec: (host: InventoryHost) => ConnectionSpec,
+): Promise<CommandResult> {
   const tty = process.stdout.isTTY && !o.plain && !process.env.CI;
   const renderer = tty ? listrRenderer({ diff: o.diff, verbose: o.verbose }) : plainRenderer({ diff: o.diff, verbose: o.verbose });
   const recorder = runRecorder({ version: version(), check: o.check, phases: o.phases });
@@ -103,7 +103,7 @@ async function runLocked(
     process.stdout.write(`\n${renderRecap(report, { ...(rows ? { maxLines: Math.max(20, rows - 8) } : {}), ...(o.json ? { jsonFile: o.json } : {}) })}\n`);
   };
   const interrupted = (err: unknown) => `${err instanceof ProvisionError ? '' : 'internal error: '}${errorMessage(err).split('\n')[0]}`;
-  // What was done is written out even when the run dies of an error nothing caught (see cli/last-resort.ts).
+  // What was done is written out even when the run dies of an error nothing caught (see commands/internal-error.ts).
   const undo = onInternalError((err) => {
     if (recorder.touched) writeOut(recorder.report(interrupted(err)));
   });
@@ -133,5 +133,5 @@ async function runLocked(
   }
   if ('flush' in renderer && typeof renderer.flush === 'function') await renderer.flush();
   writeOut(report);
-  return exitCodeForReport(report);
+  return reportOutcome(report);
 }

@@ -1,7 +1,4 @@
-import { parseArgs } from 'node:util';
-import { shortParseError } from '../cli/options.js';
 import { connect as mqttConnect } from 'mqtt';
-import { OptionsError } from '../errors.js';
 import { isAbsent } from '../engine/runner.js';
 import { HAPROXY_BACKEND_NAME } from '../haproxy/config.js';
 import { backendServerStatus } from '../haproxy/stats.js';
@@ -9,11 +6,13 @@ import { readDynsecState } from '../dynsec/index.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { generatedSecret } from '../generated-secrets.js';
 import { exporterMetricsCurrent, scrapeBrokerUptime } from '../health/http-metrics.js';
-import { connectionSpecFor } from '../inventory/connection.js';
+import { connectionSpecFor, type ConnectionDefaults } from '../inventory/connection.js';
 import { loadInventory } from '../inventory/load.js';
 import { loadVaultKeyring } from '../inventory/vault-secrets.js';
-import { VAULT_OPTIONS, vaultCliOptions } from '../cli/options.js';
-import type { InventoryHost } from '../inventory/types.js';
+import { loadExtraVars } from '../inventory/extra-vars.js';
+import { askSecret } from '../controller/prompt.js';
+import type { Inventory, InventoryHost } from '../inventory/types.js';
+import { OptionsError } from '../errors.js';
 import { ControlClient } from '../mqtt/control-client.js';
 import { Secret } from '../secrets.js';
 import { SshTransport } from '../transport/ssh.js';
@@ -25,64 +24,35 @@ import { join } from 'node:path';
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { daysLeft, servedCertificate } from '../health/served-certificate.js';
 import { pemCertificates } from '../pki/x509.js';
-import { c } from '../output/colors.js';
+import { checkLine, checksSummary, type Check } from '../output/checks.js';
 import { DEFAULT_PKI_DIR } from '../cluster/certificate.js';
 import { defaultOf } from '../cluster/variables.js';
 import { isBridged } from '../cluster/bridge.js';
 import { verifyBridges, type BridgeBroker } from './verify-bridges.js';
-
-interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+import type { VerifyOptions } from './options.js';
+import type { CommandResult } from './result.js';
 
 function str(v: unknown, d: string): string {
   return typeof v === 'string' ? v : v instanceof Secret ? v.reveal() : d;
 }
 
-const VERIFY_OPTIONS = {
-  inventory: { type: 'string', short: 'i', multiple: true },
-  'known-hosts': { type: 'string' },
-  json: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  ...VAULT_OPTIONS,
-} as const;
-
-export const VERIFY_HELP = `provision verify — end-to-end checks of a live cluster (TLS logins through every endpoint, pub/sub, metrics)
-
-Usage:
-  provision verify -i INVENTORY [--known-hosts FILE] [--json FILE]
-
-Options:
-  -i, --inventory FILE     the inventory the cluster was provisioned from; repeatable
-      --known-hosts FILE   known_hosts file (default ~/.ssh/known_hosts, or provision_known_hosts_file)
-      --json FILE          write the checks and their results as JSON
-      --vault-password-file FILE, --vault-id ID@SOURCE, -J/--ask-vault-pass   decrypt vault values, as for a run
-  -h, --help               this help
-
-Exit codes: 0 every check passed, 2 a check failed (each failure says what is wrong), 4 bad inventory, 5 bad options.`;
-
 /** `provision verify -i INV`: end-to-end checks of a live cluster; exits 2 and says what is wrong otherwise. */
-export async function verifyCommand(args: string[]): Promise<number> {
-  let values: ReturnType<typeof parseArgs<{ options: typeof VERIFY_OPTIONS; strict: true }>>['values'];
-  try {
-    ({ values } = parseArgs({ args, options: VERIFY_OPTIONS, strict: true }));
-  } catch (err) {
-    throw new OptionsError(`verify: ${shortParseError(err as Error, VERIFY_OPTIONS)} (see provision verify --help)`);
-  }
-  if (values.help) {
-    process.stdout.write(`${VERIFY_HELP}\n`);
-    return 0;
-  }
-  if (!values.inventory?.length) throw new OptionsError('verify needs --inventory/-i (see provision verify --help)');
-  const inv = await loadInventory(values.inventory, { vault: await loadVaultKeyring(vaultCliOptions(values)) });
-  const brokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => !isAbsent(inv.hosts.get(h)!));
-  const lbs = inv.groups.get('loadbalancers')?.hosts ?? [];
+export async function verifyCommand(o: VerifyOptions): Promise<CommandResult> {
+  const vault = await loadVaultKeyring(o.vault ?? {});
+  const inv = await loadInventory(o.inventories, { vault, extraVars: await loadExtraVars(o.extraVars, vault) });
+  // --limit narrows the per-host checks; the cluster's settings are read from its first broker, and the cluster-wide
+  // checks (HAProxy's view of every broker, the bridge tree) still look at all of them.
+  const limited = o.limit === undefined ? undefined : new Set(limitHosts(inv, o.limit));
+  const inLimit = (h: string) => !limited || limited.has(h);
+  const allBrokers = (inv.groups.get('brokers')?.hosts ?? []).filter((h) => !isAbsent(inv.hosts.get(h)!));
+  const brokers = allBrokers.filter(inLimit);
+  const allLbs = inv.groups.get('loadbalancers')?.hosts ?? [];
+  const lbs = allLbs.filter(inLimit);
+  const settingsHost = allBrokers[0] ?? '';
   const checks: Check[] = [];
   const record = (name: string, ok: boolean, detail: string) => {
     checks.push({ name, ok, detail });
-    process.stdout.write(`${ok ? c.green('✔') : c.red('✖')} ${name}${detail ? c.gray(` — ${detail}`) : ''}\n`);
+    process.stdout.write(checkLine({ name, ok, detail }));
   };
   const v = (h: string, k: string, d: string) => str(inv.hosts.get(h)?.vars[k], d);
   // Defaults from the variable catalogue, the ones the roles applied when they configured the hosts.
@@ -93,25 +63,30 @@ export async function verifyCommand(args: string[]): Promise<number> {
     return given instanceof Secret ? given : typeof given === 'string' ? new Secret(given) : generatedSecret(inv.baseDir, name, true);
   };
   // During a CA rollover clients trust the bundle (src/pki/rotation.ts); so does verify.
-  const pkiDir = join(inv.baseDir, v(brokers[0] ?? '', 'pki_dir', DEFAULT_PKI_DIR));
+  const pkiDir = join(inv.baseDir, v(settingsHost, 'pki_dir', DEFAULT_PKI_DIR));
   const caPath = existsSync(rotationPaths(pkiDir).bundle) ? rotationPaths(pkiDir).bundle : join(pkiDir, 'ca.crt');
   const ca = readFileSync(caPath);
+  const defaults: ConnectionDefaults = { ...o.connection };
+  if (o.askBecomePass) defaults.becomePassword = await askSecret('BECOME password: ');
   const transports = new Map<string, Transport>();
   const connect = async (h: string) => {
     let t = transports.get(h);
     if (!t) {
-      t = await SshTransport.connect(connectionSpecFor(inv.hosts.get(h) as InventoryHost, inv.files[0]!), values['known-hosts'] ? { knownHostsFile: values['known-hosts'] } : {});
+      t = await SshTransport.connect(connectionSpecFor(inv.hosts.get(h) as InventoryHost, inv.files[0]!, process.env, defaults), {
+        ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
+        acceptNewHostKeys: o.acceptNewHostKeys,
+      });
       transports.set(h, t);
     }
     return t;
   };
   try {
     // 1. TLS publish/subscribe through every load balancer (and the VIP), with the CA and the verify user.
-    const vip = v(lbs[0] ?? brokers[0] ?? '', 'cluster_vip', '');
-    const entryPoints = [...(lbs.length ? lbs : brokers).map((h) => ({ label: h, address: v(h, 'ansible_host', h), servername: h })), ...(vip ? [{ label: 'VIP', address: vip.split('/')[0]!, servername: vip.split('/')[0]! }] : [])];
-    const user = name(brokers[0] ?? '', 'verify_user');
-    const password = secret(brokers[0] ?? '', 'verify_password', 'verify_password');
-    const port = portOf(brokers[0] ?? '', 'mqtt_tls_port');
+    const vip = v(allLbs[0] ?? settingsHost, 'cluster_vip', '');
+    const entryPoints = [...(allLbs.length ? lbs : brokers).map((h) => ({ label: h, address: v(h, 'ansible_host', h), servername: h })), ...(vip ? [{ label: 'VIP', address: vip.split('/')[0]!, servername: vip.split('/')[0]! }] : [])];
+    const user = name(settingsHost, 'verify_user');
+    const password = secret(settingsHost, 'verify_password', 'verify_password');
+    const port = portOf(settingsHost, 'mqtt_tls_port');
     for (const ep of entryPoints) {
       try {
         const ms = await pubSubRoundTrip({ host: ep.address, port, ca, servername: ep.servername, username: user, password });
@@ -127,7 +102,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
         const status = await backendServerStatus(t, HAPROXY_BACKEND_NAME);
         const states = [...status].map(([name, st]) => `${name}=${st}`);
         const down = states.filter((x) => !x.endsWith('=UP') && !x.endsWith('=no check'));
-        const missing = brokers.filter((b) => !status.has(b));
+        const missing = allBrokers.filter((b) => !status.has(b));
         const rows = [...status.keys()];
         record(`HAProxy on ${lb} sees every broker UP`, down.length === 0 && missing.length === 0 && rows.length > 0, [...states, ...missing.map((m) => `${m}=MISSING`)].join(' '));
       } catch (err) {
@@ -171,7 +146,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
       record('authentication identical on every broker', distinct.size === 1 && digests.size === brokers.length, [...digests].map(([h, d]) => `${h}:${d}`).join(' '));
     }
     // 5. Bridged cluster: the tree's shape and delivery across brokers.
-    const first = brokers[0] ?? '';
+    const first = settingsHost;
     const routing = inv.hosts.get(first)?.vars.cluster_routing;
     const bridged = isBridged({
       cluster_mode: v(first, 'cluster_mode', 'active-passive') as 'active-active' | 'active-passive',
@@ -179,9 +154,9 @@ export async function verifyCommand(args: string[]): Promise<number> {
       ...(routing === 'bridged' || routing === 'isolated' ? { cluster_routing: routing } : {}),
       mqtt_auth_backend: v(first, 'mqtt_auth_backend', 'dynsec'),
     });
-    if (bridged && brokers.length > 1) {
+    if (bridged && allBrokers.length > 1) {
       const reach: BridgeBroker[] = [];
-      for (const b of brokers) {
+      for (const b of allBrokers) {
         try {
           const t = await connect(b);
           reach.push({ name: b, address: (await gatherHostFacts(t)).primaryAddress, transport: t, localPort: Number(v(b, 'mqtt_local_port', '1883')) || 1883 });
@@ -215,9 +190,18 @@ export async function verifyCommand(args: string[]): Promise<number> {
     await Promise.all([...transports.values()].map((t) => t.close()));
   }
   const failed = checks.filter((x) => !x.ok);
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
-  process.stdout.write(failed.length ? c.red(`\n${failed.length} of ${checks.length} checks failed\n`) : c.green(`\nall ${checks.length} checks passed\n`));
-  return failed.length ? 2 : 0;
+  if (o.json) writeFileSync(o.json, `${JSON.stringify({ ok: failed.length === 0, checks }, null, 2)}\n`);
+  process.stdout.write(checksSummary(checks));
+  return failed.length ? 'failed' : 'ok';
+}
+
+/** The hosts a --limit selects; one that matches nothing is a bad option (exit 5), as for a run. */
+function limitHosts(inv: Inventory, limit: string): string[] {
+  try {
+    return inv.selectHosts(limit);
+  } catch (err) {
+    throw new OptionsError(`--limit ${limit}: ${(err as Error).message}`);
+  }
 }
 
 function expiryDetail(notAfter: Date, renewBefore: number, issuer: string): string {

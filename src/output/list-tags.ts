@@ -1,12 +1,12 @@
-import type { RunCliOptions } from '../cli/options.js';
 import { ASSUMED_FACTS, offlinePlayContext, offlineRoleContext } from '../engine/offline-context.js';
 import type { Playbook } from '../engine/playbook.js';
 import { knownVarNames, phaseUnits, playSchema, selectPlayHosts } from '../engine/runner.js';
 import type { Inventory } from '../inventory/types.js';
 import { validateHostVars } from '../inventory/validate.js';
+import type { ListingFilter } from './listings.js';
 
 /** ansible-playbook --list-tags: per play, every tag a step of the requested phases carries (sorted), contacting no host. */
-export async function listTags(inventory: Inventory, playbook: Playbook, o: Pick<RunCliOptions, 'limit' | 'phases'>): Promise<string> {
+export async function listTags(inventory: Inventory, playbook: Playbook, o: Pick<ListingFilter, 'limit' | 'phases'>): Promise<string> {
   const lim = o.limit ? new Set(inventory.selectHosts(o.limit)) : undefined;
   const known = knownVarNames(playbook);
   const lines: string[] = [];

@@ -1,4 +1,4 @@
-import type { RunCliOptions } from '../cli/options.js';
+import type { Phase } from '../engine/phase.js';
 import type { Playbook } from '../engine/playbook.js';
 import { knownVarNames, phaseUnits, playSchema, selectPlayHosts } from '../engine/runner.js';
 import { ASSUMED_FACTS, offlinePlayContext, offlineRoleContext } from '../engine/offline-context.js';
@@ -22,7 +22,15 @@ export function listHosts(inventory: Inventory, playbook: Playbook, limit?: stri
 /** Listing connects to nothing: any attempt to use the connection is a bug. */
 const refusal = (): string => '--list-tasks contacts no host';
 
-export async function listTasks(inventory: Inventory, playbook: Playbook, o: RunCliOptions): Promise<string> {
+/** What a listing is narrowed by: the --limit, the phases asked for, and (for steps) --tags/--skip-tags. */
+export interface ListingFilter {
+  limit?: string;
+  phases: Phase[];
+  tags: string[];
+  skipTags: string[];
+}
+
+export async function listTasks(inventory: Inventory, playbook: Playbook, o: ListingFilter): Promise<string> {
   const lim = limitSet(inventory, o.limit);
   const known = knownVarNames(playbook);
   const lines: string[] = [];

@@ -24,17 +24,17 @@ const LAYERS: { name: string; folders: string[] }[] = [
   { name: 'engine', folders: ['src/engine', 'src/operations'] },
   { name: 'cluster model', folders: ['src/cluster'] },
   { name: 'roles', folders: ['roles/*'] },
-  { name: 'app', folders: ['src/output', 'src/cli', 'src/commands'] },
+  // The app, in three layers: renderers, commands (typed options in, a result out), and the command line over both.
+  { name: 'app: output', folders: ['src/output'] },
+  { name: 'app: commands', folders: ['src/commands'] },
+  { name: 'app: cli', folders: ['src/cli'] },
 ];
 
 /**
  * Imports that break a rule today and are removed by a later item of issue 9. Each must still exist (a stale
  * entry fails too), so the list only shrinks.
  */
-const KNOWN_EXCEPTIONS: { edge: string; why: string }[] = [
-  { edge: 'src/commands -> src/cli', why: 'issue 9 item 8: commands import cli' },
-  { edge: 'src/output -> src/cli', why: 'issue 9 item 8: output imports cli' },
-];
+const KNOWN_EXCEPTIONS: { edge: string; why: string }[] = [];
 
 interface Import {
   from: string;

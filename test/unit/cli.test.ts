@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, exitCodeForError } from '../../src/cli/exit-codes.js';
-import { parseExtraVars } from '../../src/cli/extra-vars.js';
+import { parseExtraVars } from '../../src/inventory/extra-vars.js';
 import { parseRunOptions } from '../../src/cli/options.js';
 import { loadPlaybook } from '../../src/engine/playbook.js';
 import { InputError, OptionsError } from '../../src/errors.js';
@@ -368,18 +368,20 @@ describe('ansible-playbook flags and short option errors (issue 10 item 5)', () 
 
 describe('provision verify options', () => {
   it('--help prints its usage and exits 0; an unknown option is a bad option (exit 5) naming it', async () => {
-    const { verifyCommand, VERIFY_HELP } = await import('../../src/commands/verify.js');
+    const { VERIFY_HELP } = await import('../../src/cli/verify-options.js');
+    const { dispatch } = await import('../../src/cli/main.js');
+    const { exitCodeFor } = await import('../../src/cli/exit-codes.js');
     expect(VERIFY_HELP).toContain('provision verify -i INVENTORY');
     const write = process.stdout.write;
     let out = '';
     process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
     try {
-      expect(await verifyCommand(['--help'])).toBe(0);
+      expect(exitCodeFor(await dispatch(['verify', '--help']))).toBe(0);
     } finally {
       process.stdout.write = write;
     }
     expect(out).toContain('--known-hosts FILE');
-    const e = await rejected(verifyCommand(['-i', 'x', '--jsn', 'f']));
+    const e = await rejected(dispatch(['verify', '-i', 'x', '--jsn', 'f']));
     expect(e.message).toBe("verify: unknown option '--jsn' — did you mean '--json'? (see provision verify --help)");
     expect(exitCodeForError(e)).toBe(EXIT.options);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parseExtraVars } from '../../src/cli/extra-vars.js';
+import { parseExtraVars } from '../../src/inventory/extra-vars.js';
 import { pick } from '../../src/cluster/variables.js';
 import { mqttUsersSchema } from '../../src/dynsec/schema.js';
 import { InputError } from '../../src/errors.js';

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadExtraVars } from '../../src/cli/extra-vars.js';
+import { loadExtraVars } from '../../src/inventory/extra-vars.js';
 import { exitCodeForError } from '../../src/cli/exit-codes.js';
 import { InputError } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';

@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFil
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseExtraVars } from '../../src/cli/extra-vars.js';
+import { parseExtraVars } from '../../src/inventory/extra-vars.js';
 import { InputError, OptionsError } from '../../src/errors.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { UnresolvedVar } from '../../src/inventory/markers.js';

@@ -2,11 +2,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse, type ScalarTag } from 'yaml';
 import { InputError, OptionsError } from '../errors.js';
 import { Secret } from '../secrets.js';
-import { decryptFileText, VaultKeyring } from '../inventory/vault.js';
-import { YAML_LIMITS, ansibleTags, checkFileSize } from '../inventory/yaml-values.js';
-import type { VarEntry } from '../inventory/model.js';
-import { NO_LOCATION } from '../inventory/var-source.js';
-import { loadVarsFile } from '../inventory/vars-files.js';
+import { decryptFileText, VaultKeyring } from './vault.js';
+import { YAML_LIMITS, ansibleTags, checkFileSize } from './yaml-values.js';
+import type { VarEntry } from './model.js';
+import { NO_LOCATION } from './var-source.js';
+import { loadVarsFile } from './vars-files.js';
 
 /**
  * -e as the inventory loader takes it: `@file` items read like a group_vars file (YAML 1.1, vault, `{ from_env: X }`
