@@ -24,12 +24,15 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/fact
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
 const debian = parseHostFacts('mq1', fixture('debian12/host-facts.txt'));
 
-/** Plans a one-fact step from a fixture file. */
+/**
+ * Plans a step from one fixture file: a recorded batch output that answers each of its facts (a package step's
+ * installed packages and the package lists' age come from the same recording).
+ */
 function planFrom(step: Step, name: string, opts?: RecordedPlanOptions, code = 0): Promise<StepPlan> {
   const [q, ...more] = step.facts ?? [];
   // A file with a backup also asks whether a backup copy lies beside it: none here.
-  const backups = Object.fromEntries(more.filter((m) => m.key.endsWith('.provision-prev')).map((m) => [m.key, { stdout: 'absent\n', code: 0 }]));
-  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code }, ...backups } : {}, opts);
+  const rest = Object.fromEntries(more.map((m) => [m.key, m.key.endsWith('.provision-prev') ? { stdout: 'absent\n', code: 0 } : { stdout: fixture(name), code }]));
+  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code }, ...rest } : {}, opts);
 }
 function changes(p: StepPlan): Change[] {
   if (!('changes' in p)) throw new Error(`expected changes, got skip: ${p.skip}`);
