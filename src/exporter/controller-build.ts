@@ -143,27 +143,35 @@ export async function buildExporterOnController(o: ExporterBuildOptions): Promis
     const tmpOut = `${binaryPath}.tmp-${process.pid}`;
     await rm(tmpOut, { force: true });
     const ldflags = `-s -w -X main.Version=${version} -X main.GITCOMMIT=${short}`;
-    progress(`building exporter ${version} (${short}) for linux/${arch}`);
+    const goEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      GO111MODULE: 'off',
+      GOPATH: `${gopath}:${DEBIAN_GOCODE}`,
+      GOPROXY: 'off',
+      GOSUMDB: 'off',
+      GOFLAGS: '-trimpath',
+      // Kept in the cache dir between builds: a rebuild at another commit compiles only the exporter's own package.
+      GOCACHE: join(cacheDir, 'gocache'),
+      GOTMPDIR: goTmp,
+      GOENV: 'off',
+      GOTOOLCHAIN: 'local',
+      CGO_ENABLED: '0',
+      GOOS: 'linux',
+      GOARCH: arch,
+    };
+    // `go build -v` names each package it compiles (cached ones are not named); `go list -deps` counts them all.
+    const total = await run('go', ['list', '-deps', EXPORTER_IMPORT_PATH], { cwd: gopath, env: goEnv }).then(
+      (r) => r.stdout.split('\n').filter((l) => l.trim()).length,
+      () => undefined,
+    );
+    progress(`building exporter ${version} (${short}) for linux/${arch}${total ? ` (${total} packages with the standard library; a first build with an empty Go cache compiles them all)` : ''}`);
     const buildStarted = performance.now();
+    const counter = compileCounter(total, progress);
     try {
-      await run('go', ['build', '-o', tmpOut, '-ldflags', ldflags, EXPORTER_IMPORT_PATH], {
-        progress,
+      await run('go', ['build', '-v', '-o', tmpOut, '-ldflags', ldflags, EXPORTER_IMPORT_PATH], {
+        progress: counter,
         cwd: gopath,
-        env: {
-          ...process.env,
-          GO111MODULE: 'off',
-          GOPATH: `${gopath}:${DEBIAN_GOCODE}`,
-          GOPROXY: 'off',
-          GOSUMDB: 'off',
-          GOFLAGS: '-trimpath',
-          GOCACHE: join(cacheDir, 'gocache'),
-          GOTMPDIR: goTmp,
-          GOENV: 'off',
-          GOTOOLCHAIN: 'local',
-          CGO_ENABLED: '0',
-          GOOS: 'linux',
-          GOARCH: arch,
-        },
+        env: goEnv,
         problem: `go build of ${EXPORTER_IMPORT_PATH} at ${short} for linux/${arch} failed`,
       });
       await chmod(tmpOut, 0o755);
@@ -314,6 +322,26 @@ ${inner}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Turns `go build -v` output into progress: a package path per compiled package becomes "compiled N of TOTAL
+ * packages (P %)", at most once per 5 % (and for the last); any other line (an error, a warning) passes through.
+ */
+export function compileCounter(total: number | undefined, progress: (line: string) => void): (line: string) => void {
+  let done = 0;
+  let shown = -1;
+  return (line) => {
+    const l = line.trim();
+    if (!/^[A-Za-z0-9_.~+/-]+$/.test(l)) return progress(line);
+    done++;
+    if (!total) return progress(`compiled ${done} packages (${l})`);
+    const pct = Math.min(100, Math.floor((done * 100) / total));
+    if (pct >= shown + 5 || done === total) {
+      shown = pct;
+      progress(`compiled ${done} of ${total} packages (${pct} %): ${l}`);
+    }
+  };
+}
 
 function validateRef(ref: string): void {
   // A ref becomes a git argument and a script word: no options, no whitespace, no revision syntax.

@@ -92,3 +92,20 @@ describe('the exporter cache lookup of a no-op run', () => {
     expect(spawned.some((c) => c.startsWith('go build'))).toBe(true);
   }, 120_000);
 });
+
+describe('the first build\'s progress (go build -v package lines)', () => {
+  it('turns package lines into "compiled N of TOTAL" at most every 5 %, and passes other lines through', async () => {
+    const { compileCounter } = await import('../../src/exporter/controller-build.js');
+    const lines: string[] = [];
+    const feed = compileCounter(40, (l) => lines.push(l));
+    for (let i = 1; i <= 40; i++) feed(i === 40 ? 'github.com/sapcc/mosquitto-exporter' : `internal/pkg${i}`);
+    feed('./main.go:3:2: cannot find package "x"');
+    expect(lines[0]).toBe('compiled 2 of 40 packages (5 %): internal/pkg2');
+    expect(lines).toHaveLength(21);
+    expect(lines.at(-2)).toBe('compiled 40 of 40 packages (100 %): github.com/sapcc/mosquitto-exporter');
+    expect(lines.at(-1)).toBe('./main.go:3:2: cannot find package "x"');
+    const unknown: string[] = [];
+    compileCounter(undefined, (l) => unknown.push(l))('fmt');
+    expect(unknown).toEqual(['compiled 1 packages (fmt)']);
+  });
+});
