@@ -211,6 +211,19 @@ describe('file', () => {
     expect(summaries(p)).toEqual([`copy ${src} → /usr/local/bin/tool (${readFileSync(src).length} bytes)`]);
   });
 
+  it('with the source digest known (the exporter build), a host that has it is answered without reading the source', async () => {
+    const digest = 'a'.repeat(64);
+    const missing = join(FIXTURES, 'no-such-binary'); // reading it would fail the plan
+    const step = copy({ src: missing, srcSha256: digest, dest: '/usr/local/bin/tool', owner: 'root', group: 'root', mode: '0755' });
+    const key = step.facts![0]!.key;
+    expect(await planWithRecordedFacts(step, debian, { [key]: { stdout: `stat regular file|0|0|root|root|755|10\nsha256 ${digest}\n` } })).toEqual({ changes: [] });
+    // Its owner and mode are still checked.
+    const drifted = await planWithRecordedFacts(step, debian, { [key]: { stdout: `stat regular file|0|0|root|root|777|10\nsha256 ${digest}\n` } });
+    expect(summaries(drifted)).toEqual(['set mode 0755 on /usr/local/bin/tool']);
+    // Another digest on the host: the source is read (here: it cannot be).
+    await expect(planWithRecordedFacts(step, debian, { [key]: { stdout: `stat regular file|0|0|root|root|755|10\nsha256 ${'b'.repeat(64)}\n` } })).rejects.toThrow(/cannot read .*no-such-binary/);
+  });
+
   it('manages directories, recursive ownership and absence', async () => {
     expect(await planFrom(directory({ path: '/etc/mosquitto/certs', owner: 'root', group: 'mosquitto', mode: '0750' }), 'debian12/stat-directory.txt')).toEqual({ changes: [] });
     expect(scripts(await planFrom(directory({ path: '/etc/x', owner: 'root', group: 'mosquitto', mode: '0750' }), 'debian12/file-absent.txt'))).toEqual([
