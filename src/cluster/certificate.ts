@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { HostContext } from '../engine/types.js';
 import { ensureServerCert, type CertMaterial } from '../pki/index.js';
+import { keptEvidence, parseKeptCheck, type KeptCheckStore } from '../pki/kept-check.js';
+import { readObservation, recordObservation } from './observed-state.js';
 import type { tlsVars, VarsOf } from './variables.js';
 
 /** The certificate's variables, typed from the catalogue. */
@@ -24,6 +27,23 @@ export function sansFor(ctx: HostContext, vars: TlsVars, extra: string[] = []): 
   return { dns: unique.filter((n) => !isIP(n)).sort(), ip: unique.filter((n) => isIP(n)).sort() };
 }
 
+/** The observation (./observed-state.ts) that lets a no-op skip parsing and verifying the certificates. */
+const OBSERVED = 'certificate';
+
+/** The pki check's remembered answer for this host, kept in `.provision-state/<host>/certificate.json`. */
+function keptStore(ctx: HostContext, dir: string): KeptCheckStore {
+  const baseDir = ctx.play.inventory.baseDir;
+  // One host name may have certificates in several PKI directories (pki_dir per play): one entry each.
+  const name = dir === resolve(baseDir, DEFAULT_PKI_DIR) ? OBSERVED : `${OBSERVED}-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;
+  return {
+    get: () => {
+      const o = readObservation(baseDir, ctx.name, name);
+      return o && parseKeptCheck(o.inputs, o.evidence);
+    },
+    put: (k) => recordObservation(baseDir, ctx.name, name, { inputs: k.inputs, evidence: keptEvidence(k) }),
+  };
+}
+
 /** The host's server certificate, issued or reused once per run (every step of the run sees the same bytes). */
 export function certificateFor(ctx: HostContext, vars: TlsVars, extra: string[] = []): Promise<CertMaterial> {
   const dir = pkiDir(ctx, vars);
@@ -39,6 +59,7 @@ export function certificateFor(ctx: HostContext, vars: TlsVars, extra: string[] 
       keyType: vars.tls_key_type,
       renewBeforeDays: vars.tls_renew_before_days,
       check: ctx.check,
+      kept: keptStore(ctx, dir),
       ...(vars.tls_ca_cert ? { caCert: resolve(ctx.play.inventory.baseDir, vars.tls_ca_cert) } : {}),
       ...(vars.tls_ca_key ? { caKey: resolve(ctx.play.inventory.baseDir, vars.tls_ca_key) } : {}),
     });

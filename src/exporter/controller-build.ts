@@ -88,28 +88,41 @@ export async function buildExporterOnController(o: ExporterBuildOptions): Promis
   await ensurePrivateDir(cacheDir);
 
   return withLock(join(cacheDir, '.lock'), progress, async () => {
+    const binDir = join(cacheDir, 'bin');
+    const binaryOf = (commit: string) => join(binDir, `mosquitto_exporter-${commit}-${arch}`);
+    const cachedResult = async (commit: string): Promise<ExporterBuildResult | undefined> => {
+      const binaryPath = binaryOf(commit);
+      if (!existsSync(binaryPath)) return undefined;
+      const reuse = await checkCached(binaryPath, `${binaryPath}.json`, o.version ?? defaultVersion(o.ref, commit.slice(0, 7)), progress);
+      if (!reuse) return undefined;
+      progress(`exporter ${commit.slice(0, 12)} (${arch}) already built: ${binaryPath}`);
+      return { binaryPath, sha256: reuse, commit, cached: true, seconds: elapsed(started) };
+    };
+
+    // A no-op run asks again for what it built last time: answered from the pin recorded then, without git.
+    const pinned = await readPin(cacheDir, o.repoUrl, o.ref);
+    if (pinned) {
+      const hit = await cachedResult(pinned);
+      if (hit) return hit;
+    }
+
     await ensureBuildTools(progress, ['git']); // Go is only needed when something must be built
 
     const srcDir = join(cacheDir, 'src', createHash('sha256').update(o.repoUrl).digest('hex').slice(0, 16));
     // A full commit hash already in the clone cannot change: no fetch (no network) needed.
     const known = /^[0-9a-f]{40}$/.test(o.ref) && (await hasCommit(srcDir, o.ref));
     if (!known) await cloneOrFetch(o.repoUrl, srcDir, progress);
-    const commit = await resolvePinnedCommit(srcDir, o.ref, progress);
+    const { commit, kind } = await resolvePinnedCommit(srcDir, o.ref, progress);
+    await recordPin(cacheDir, o.repoUrl, o.ref, commit, kind);
     const short = commit.slice(0, 7);
     const version = o.version ?? defaultVersion(o.ref, short);
 
-    const binDir = join(cacheDir, 'bin');
     await mkdir(binDir, { recursive: true, mode: 0o700 });
-    const binaryPath = join(binDir, `mosquitto_exporter-${commit}-${arch}`);
+    const binaryPath = binaryOf(commit);
     const metaPath = `${binaryPath}.json`;
 
-    if (existsSync(binaryPath)) {
-      const reuse = await checkCached(binaryPath, metaPath, version, progress);
-      if (reuse) {
-        progress(`exporter ${commit.slice(0, 12)} (${arch}) already built: ${binaryPath}`);
-        return { binaryPath, sha256: reuse, commit, cached: true, seconds: elapsed(started) };
-      }
-    }
+    const hit = await cachedResult(commit);
+    if (hit) return hit;
 
     await ensureBuildTools(progress);
 
@@ -130,27 +143,35 @@ export async function buildExporterOnController(o: ExporterBuildOptions): Promis
     const tmpOut = `${binaryPath}.tmp-${process.pid}`;
     await rm(tmpOut, { force: true });
     const ldflags = `-s -w -X main.Version=${version} -X main.GITCOMMIT=${short}`;
-    progress(`building exporter ${version} (${short}) for linux/${arch}`);
+    const goEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      GO111MODULE: 'off',
+      GOPATH: `${gopath}:${DEBIAN_GOCODE}`,
+      GOPROXY: 'off',
+      GOSUMDB: 'off',
+      GOFLAGS: '-trimpath',
+      // Kept in the cache dir between builds: a rebuild at another commit compiles only the exporter's own package.
+      GOCACHE: join(cacheDir, 'gocache'),
+      GOTMPDIR: goTmp,
+      GOENV: 'off',
+      GOTOOLCHAIN: 'local',
+      CGO_ENABLED: '0',
+      GOOS: 'linux',
+      GOARCH: arch,
+    };
+    // `go build -v` names each package it compiles (cached ones are not named); `go list -deps` counts them all.
+    const total = await run('go', ['list', '-deps', EXPORTER_IMPORT_PATH], { cwd: gopath, env: goEnv }).then(
+      (r) => r.stdout.split('\n').filter((l) => l.trim()).length,
+      () => undefined,
+    );
+    progress(`building exporter ${version} (${short}) for linux/${arch}${total ? ` (${total} packages with the standard library; a first build with an empty Go cache compiles them all)` : ''}`);
     const buildStarted = performance.now();
+    const counter = compileCounter(total, progress);
     try {
-      await run('go', ['build', '-o', tmpOut, '-ldflags', ldflags, EXPORTER_IMPORT_PATH], {
-        progress,
+      await run('go', ['build', '-v', '-o', tmpOut, '-ldflags', ldflags, EXPORTER_IMPORT_PATH], {
+        progress: counter,
         cwd: gopath,
-        env: {
-          ...process.env,
-          GO111MODULE: 'off',
-          GOPATH: `${gopath}:${DEBIAN_GOCODE}`,
-          GOPROXY: 'off',
-          GOSUMDB: 'off',
-          GOFLAGS: '-trimpath',
-          GOCACHE: join(cacheDir, 'gocache'),
-          GOTMPDIR: goTmp,
-          GOENV: 'off',
-          GOTOOLCHAIN: 'local',
-          CGO_ENABLED: '0',
-          GOOS: 'linux',
-          GOARCH: arch,
-        },
+        env: goEnv,
         problem: `go build of ${EXPORTER_IMPORT_PATH} at ${short} for linux/${arch} failed`,
       });
       await chmod(tmpOut, 0o755);
@@ -301,6 +322,26 @@ ${inner}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Turns `go build -v` output into progress: a package path per compiled package becomes "compiled N of TOTAL
+ * packages (P %)", at most once per 5 % (and for the last); any other line (an error, a warning) passes through.
+ */
+export function compileCounter(total: number | undefined, progress: (line: string) => void): (line: string) => void {
+  let done = 0;
+  let shown = -1;
+  return (line) => {
+    const l = line.trim();
+    if (!/^[A-Za-z0-9_.~+/-]+$/.test(l)) return progress(line);
+    done++;
+    if (!total) return progress(`compiled ${done} packages (${l})`);
+    const pct = Math.min(100, Math.floor((done * 100) / total));
+    if (pct >= shown + 5 || done === total) {
+      shown = pct;
+      progress(`compiled ${done} of ${total} packages (${pct} %): ${l}`);
+    }
+  };
+}
 
 function validateRef(ref: string): void {
   // A ref becomes a git argument and a script word: no options, no whitespace, no revision syntax.
@@ -485,10 +526,50 @@ async function hasCommit(srcDir: string, commit: string): Promise<boolean> {
   );
 }
 
+type RefKind = 'tag' | 'commit' | 'branch';
+
+/**
+ * How long a tag's resolution is trusted without asking the repository again. Tags are meant not to move (a moved
+ * one is still noticed within this time); a commit hash cannot move; a branch is asked every run.
+ */
+export const TAG_RECHECK_MS = 24 * 3_600_000;
+
+interface Pin {
+  commit: string;
+  kind: RefKind;
+  /** ms since the epoch: when the repository was last asked. */
+  resolvedAt: number;
+}
+
+function pinPath(cacheDir: string, repoUrl: string, ref: string): string {
+  return join(cacheDir, 'pins', `${createHash('sha256').update(`${repoUrl}\n${ref}`).digest('hex').slice(0, 32)}.json`);
+}
+
+/** The commit `ref` resolved to last time, when it can be trusted without git (see TAG_RECHECK_MS). */
+async function readPin(cacheDir: string, repoUrl: string, ref: string, now = Date.now()): Promise<string | undefined> {
+  let pin: Partial<Pin>;
+  try {
+    pin = JSON.parse(await readFile(pinPath(cacheDir, repoUrl, ref), 'utf8')) as Partial<Pin>;
+  } catch {
+    return undefined;
+  }
+  if (typeof pin.commit !== 'string' || !/^[0-9a-f]{40}$/.test(pin.commit) || typeof pin.resolvedAt !== 'number') return undefined;
+  if (pin.kind === 'commit') return pin.commit;
+  if (pin.kind === 'tag' && now - pin.resolvedAt >= 0 && now - pin.resolvedAt < TAG_RECHECK_MS) return pin.commit;
+  return undefined;
+}
+
+async function recordPin(cacheDir: string, repoUrl: string, ref: string, commit: string, kind: RefKind): Promise<void> {
+  const file = pinPath(cacheDir, repoUrl, ref);
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(`${file}.tmp`, `${JSON.stringify({ commit, kind, resolvedAt: Date.now() } satisfies Pin)}\n`, { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
+}
+
 /** Resolves the ref to a full commit: a tag first, then a commit hash, then a branch (allowed, but warned about). */
-async function resolvePinnedCommit(srcDir: string, ref: string, progress: (l: string) => void): Promise<string> {
+async function resolvePinnedCommit(srcDir: string, ref: string, progress: (l: string) => void): Promise<{ commit: string; kind: RefKind }> {
   const env = gitEnv();
-  const candidates: Array<{ rev: string; kind: 'tag' | 'commit' | 'branch' }> = [{ rev: `refs/tags/${ref}`, kind: 'tag' }];
+  const candidates: Array<{ rev: string; kind: RefKind }> = [{ rev: `refs/tags/${ref}`, kind: 'tag' }];
   if (/^[0-9a-f]{7,40}$/.test(ref)) candidates.push({ rev: ref, kind: 'commit' });
   candidates.push({ rev: `refs/remotes/origin/${ref}`, kind: 'branch' });
   let last: ExporterBuildError | undefined;
@@ -498,7 +579,7 @@ async function resolvePinnedCommit(srcDir: string, ref: string, progress: (l: st
       if (!/^[0-9a-f]{40}$/.test(commit)) continue;
       if (c.kind === 'branch') progress(`warning: ref ${ref} is a branch, not a tag; pinned to its current commit ${commit}`);
       progress(`ref ${ref} (${c.kind}) -> ${commit}`);
-      return commit;
+      return { commit, kind: c.kind };
     } catch (err) {
       if (err instanceof ExporterBuildError) last = err;
       else throw err;
@@ -512,15 +593,29 @@ async function resolvePinnedCommit(srcDir: string, ref: string, progress: (l: st
   );
 }
 
+interface BinaryMeta {
+  version?: string;
+  sha256?: string;
+  /** The file as it was when `sha256` was last computed: while it still looks the same, the digest is reused. */
+  stat?: string;
+}
+
+function statKey(st: { size: number; mtimeMs: number; ino: number; ctimeMs: number }): string {
+  return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+}
+
 /** Returns the sha256 when the cached binary can be reused, undefined when it must be rebuilt. */
 async function checkCached(binaryPath: string, metaPath: string, version: string, progress: (l: string) => void): Promise<string | undefined> {
-  const sha256 = await sha256File(binaryPath);
-  let meta: { version?: string; sha256?: string } | undefined;
+  let meta: BinaryMeta | undefined;
   try {
-    meta = JSON.parse(await readFile(metaPath, 'utf8')) as { version?: string; sha256?: string };
+    meta = JSON.parse(await readFile(metaPath, 'utf8')) as BinaryMeta;
   } catch {
     meta = undefined; // binary without metadata (placed by hand): same commit + arch, reuse it
   }
+  const seen = statKey(await stat(binaryPath));
+  // Hashing 10 MB on every no-op costs more than the rest of the lookup: a file with the size, times and inode
+  // it had when it was last hashed still has that digest (any write changes its mtime and ctime).
+  const sha256 = meta?.sha256 && meta.stat === seen ? meta.sha256 : await sha256File(binaryPath);
   if (meta?.sha256 && meta.sha256 !== sha256) {
     progress(`cached ${binaryPath} does not match its recorded sha256; rebuilding`);
     return undefined;
@@ -529,6 +624,7 @@ async function checkCached(binaryPath: string, metaPath: string, version: string
     progress(`cached ${binaryPath} embeds version ${meta.version}, wanted ${version}; rebuilding`);
     return undefined;
   }
+  if (meta?.sha256 && meta.stat !== seen) await writeFile(metaPath, `${JSON.stringify({ ...meta, stat: seen }, null, 2)}\n`);
   return sha256;
 }
 

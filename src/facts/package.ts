@@ -23,7 +23,6 @@ export interface PackageFacts {
   manager: PackageManager;
   /** Requested name → installed package; absent or config-files-only packages are missing. */
   installed: Map<string, InstalledPackage>;
-  lists: PackageLists;
   /** apt, when asked: requested name → candidate version from the local lists (undefined = none). */
   candidates?: Map<string, string | undefined>;
   /** dnf, when asked: requested names with an update available; 'unknown' when the metadata cache is missing. */
@@ -61,18 +60,20 @@ fi`;
 }
 
 /**
- * One query for every package of a step: installed versions, age of the package lists and, for
- * `latest`, the candidate versions (apt-cache policy) or available updates (dnf check-update, cache only).
+ * One query for every package of a step: installed versions and, for `latest`, the candidate versions
+ * (apt-cache policy) or available updates (dnf check-update, cache only). The package lists' age is a fact of its
+ * own (packageListsFact), asked once per batch however many package steps a phase has.
  */
 export function packagesFact(names: string[], opts: { latest?: boolean } = {}): FactQuery<PackageFacts> {
   const list = [...new Set(names)].map((n) => checkName('package', n));
   const words = list.map(shq).join(' ');
-  const script = `${listsScript()}
-if command -v apt-get >/dev/null 2>&1; then
+  const script = `if command -v apt-get >/dev/null 2>&1; then
+echo @@pm; echo apt
 echo @@installed
 dpkg-query -W -f='\${Package}\\t\${Status}\\t\${Version}\\n' -- ${words} 2>/dev/null
 ${opts.latest ? `echo @@policy\napt-cache policy -- ${words} 2>/dev/null` : ''}
 else
+echo @@pm; echo dnf
 echo @@installed
 for p in ${words}; do rpm -q --whatprovides "$p" --qf "$p\\t%{NAME}\\t%{EPOCH}:%{VERSION}-%{RELEASE}\\n" 2>/dev/null; done
 ${opts.latest ? DNF_UPDATES(words) : ''}
@@ -100,7 +101,7 @@ export function parsePackages(stdout: string, names: string[]): PackageFacts {
       installed.set(want, { name: second, version: third.trim().replace(/^(0|\(none\)):/, '') });
     }
   }
-  const facts: PackageFacts = { manager, installed, lists: parseListsAge(s) };
+  const facts: PackageFacts = { manager, installed };
   if (s.has('policy')) facts.candidates = parsePolicy(s.get('policy') ?? '', names);
   if (s.has('updates-rc')) {
     const rc = Number((s.get('updates-rc') ?? '').trim());

@@ -28,8 +28,12 @@ export function serviceFact(name: string): FactQuery<ServiceFacts> {
     staleAfter: 'files-never',
     script: `if [ -d /run/systemd/system ]; then
 echo @@init; echo systemd
-echo @@show; systemctl show -p LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload -- ${unit} 2>/dev/null
-echo @@enabled; systemctl is-enabled -- ${unit} 2>/dev/null
+show=$(systemctl show -p LoadState,ActiveState,SubState,UnitFileState,NeedDaemonReload -- ${unit} 2>/dev/null)
+echo @@show; printf '%s\\n' "$show"
+# is-enabled only when UnitFileState does not already answer it: one systemctl process per service on a no-op.
+ufs=\${show#*UnitFileState=}; [ "$ufs" = "$show" ] && ufs=; ufs=\${ufs%%
+*}
+case "$ufs" in enabled|disabled|static|masked|indirect) ;; *) echo @@enabled; systemctl is-enabled -- ${unit} 2>/dev/null ;; esac
 else
 echo @@init; echo sysv
 if [ -x /etc/init.d/${base} ]; then echo @@script; echo present; /etc/init.d/${base} status >/dev/null 2>&1; rc=$?; echo @@status; echo $rc; fi

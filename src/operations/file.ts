@@ -178,7 +178,11 @@ export function isText(b: Buffer): boolean {
 }
 
 /** A controller-side file (binaries) copied when its sha256 differs from the remote one; streamed when large. */
-export function copy(o: { src: string; dest: string; owner?: string; group?: string; mode?: string; validate?: string; backup?: boolean; name?: string; notify?: string[]; tags?: string[] }): Step {
+/**
+ * A controller file copied to the host. `srcSha256`: the source's digest, when the caller already knows it (the
+ * exporter build records it): a host whose copy has that digest is answered without reading and hashing the source.
+ */
+export function copy(o: { src: string; srcSha256?: string; dest: string; owner?: string; group?: string; mode?: string; validate?: string; backup?: boolean; name?: string; notify?: string[]; tags?: string[] }): Step {
   checkPath(o.dest);
   if (o.mode) checkMode(o.mode);
   const fact = fileFact(o.dest);
@@ -188,6 +192,11 @@ export function copy(o: { src: string; dest: string; owner?: string; group?: str
     tags: o.tags,
     facts: [fact],
     async plan(ctx, facts) {
+      const f = facts.get(fact);
+      if (o.srcSha256 && f.exists && f.type === 'file' && f.sha256 === o.srcSha256) {
+        const attrs = attributeChange(o.dest, f, { owner: o.owner, group: o.group, mode: o.mode });
+        return { changes: attrs ? [attrs] : [] };
+      }
       const data = await readFile(o.src).catch((err: Error) => {
         throw new StepError(`cannot read ${o.src} on the controller: ${err.message}`);
       });

@@ -58,15 +58,14 @@ export function packages(opts: PackagesOptions): Step {
     name: opts.name ?? `packages ${state === 'present' ? '' : `${state} `}${names.join(', ')}`,
     notify: opts.notify,
     tags: opts.tags,
-    facts: [fact],
+    facts: [fact, packageListsFact],
     plan(_ctx, facts) {
-      const f = facts.get(fact);
-      return planPackages(f, { ...opts, names, state, versions });
+      return planPackages(facts.get(fact), facts.get(packageListsFact).lists, { ...opts, names, state, versions });
     },
   };
 }
 
-function planPackages(f: PackageFacts, o: Required<Pick<PackagesOptions, 'names' | 'state' | 'versions'>> & PackagesOptions): StepPlan {
+function planPackages(f: PackageFacts, lists: PackageLists, o: Required<Pick<PackagesOptions, 'names' | 'state' | 'versions'>> & PackagesOptions): StepPlan {
   const pm = f.manager;
   if (o.state === 'absent') {
     const present = o.names.filter((n) => f.installed.has(n));
@@ -92,7 +91,7 @@ function planPackages(f: PackageFacts, o: Required<Pick<PackagesOptions, 'names'
       install.push(n);
       notes.push(n);
     } else if (o.state === 'latest') {
-      const outdated = latestOutdated(f, n, have);
+      const outdated = latestOutdated(f, lists, n, have);
       if (outdated === 'unknown') unknownCandidates = true;
       if (outdated) {
         upgrade.push(pm === 'dnf' ? have.name : n);
@@ -103,7 +102,7 @@ function planPackages(f: PackageFacts, o: Required<Pick<PackagesOptions, 'names'
 
   const changes: Change[] = [];
   const mustInstall = install.length + upgrade.length > 0;
-  const refresh = refreshReason(f.lists, o.updateCache ?? 'auto', o.cacheValidSeconds ?? 3600, mustInstall || unknownCandidates);
+  const refresh = refreshReason(lists, o.updateCache ?? 'auto', o.cacheValidSeconds ?? 3600, mustInstall || unknownCandidates);
   if (refresh) changes.push({ summary: `refresh package lists (${refresh})`, actions: [{ script: packageCommands.refresh(pm), timeoutMs: REFRESH_TIMEOUT_MS }] });
   if (mustInstall) {
     const actions: RemoteAction[] = [];
@@ -120,9 +119,9 @@ function planPackages(f: PackageFacts, o: Required<Pick<PackagesOptions, 'names'
 }
 
 /** false = up to date; a version string = the newer candidate; true/'unknown' = cannot tell, so upgrade. */
-function latestOutdated(f: PackageFacts, name: string, have: InstalledPackage): string | boolean | 'unknown' {
+function latestOutdated(f: PackageFacts, lists: PackageLists, name: string, have: InstalledPackage): string | boolean | 'unknown' {
   if (f.manager === 'apt') {
-    if (!f.lists.present || !f.candidates) return 'unknown';
+    if (!lists.present || !f.candidates) return 'unknown';
     const cand = f.candidates.get(name);
     return cand !== undefined && cand !== have.version ? cand : false;
   }

@@ -8,6 +8,8 @@ import { withLock } from './lock.js';
 import { DAY_MS, resolveOptions, wantedKeyType, type PkiOptions, type Resolved } from './options.js';
 import { sanChanges, wantedSans, type Sans } from './names.js';
 import { generateServerCert } from './sign.js';
+import { checkInputs, keptAnswer, type KeptCheckStore } from './kept-check.js';
+import { trustBundle } from './trust-bundle.js';
 import { parseCert, parsePrivateKey, pemCertificates, type ParsedCert } from './x509.js';
 
 export interface CertMaterial {
@@ -39,6 +41,8 @@ export interface ServerCertRequest extends PkiOptions {
   ipAddresses: string[];
   /** The host's own certificate and key (PEM paths): validated, never issued nor written. */
   userCert?: { cert: string; key: string };
+  /** Where the answer "the stored certificate can be kept" is remembered between runs (./kept-check.ts). */
+  kept?: KeptCheckStore;
 }
 
 export function hostPaths(dir: string, host: string): { dir: string; cert: string; key: string } {
@@ -94,6 +98,14 @@ function staleness(r: Resolved, ca: LoadedCa, want: Sans, certText: string | und
 async function ownCert(r: Resolved, req: ServerCertRequest, want: Sans): Promise<CertMaterial> {
   const paths = hostPaths(r.dir, req.host);
   return withLock(`host:${paths.dir}`, async () => {
+    const inputs = req.kept ? await checkInputs(r, req.host, want, paths) : undefined;
+    const known = inputs && keptAnswer(req.kept, inputs, r.now);
+    if (inputs && known) {
+      // Nothing the check reads changed since it last said "keep", and time has not reached its margin.
+      if (!r.check) await tightenKeyMode(paths.key);
+      const caCert = r.caCert ? inputs.caCert! : await trustBundle(r.dir, inputs.caCert!);
+      return { caCert, cert: inputs.cert!, key: inputs.key!, issued: false, reasons: [], caCreated: false, notAfter: new Date(known.notAfter), sans: known.sans, warnings: [] };
+    }
     const ca = await loadCa(r);
     if (!ca.signer) throw new InputError(`host ${req.host}: without caKey the CA cannot issue certificates: give the host's own cert and key`, ca.certPath);
     const { certText, keyText } = await readPair(paths, `the certificate of ${req.host} in ${paths.dir}`);
@@ -103,6 +115,11 @@ async function ownCert(r: Resolved, req: ServerCertRequest, want: Sans): Promise
     if (reasons.length === 0) {
       const cert = parseCert(certText!);
       if (!r.check) await tightenKeyMode(paths.key);
+      if (inputs && !r.check) {
+        // The answer holds until renewal could be due or the CA expires (staleness() and loadCa() check both).
+        const until = Math.min(cert.notAfter.getTime() - r.renewBeforeDays * DAY_MS, ca.parsed.notAfter.getTime());
+        req.kept!.put({ inputs: inputs.digest, since: r.now.getTime(), until, notAfter: cert.notAfter.toISOString(), sans: { dns: cert.dns, ip: cert.ip } });
+      }
       return material(ca, certText!, keyText!, false, reasons, cert, []);
     }
     let made: { cert: string; key: string };

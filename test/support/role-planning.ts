@@ -59,12 +59,21 @@ export function loadRecordings(fx: Fixture, file: string): Recording[] {
   return entries.map((e) => ({ pattern: e.pattern, code: e.code, stdout: `${e.lines.join('\n').replace(/\n+$/, '')}\n` }));
 }
 
-/** The recorded output of each fact the step declares (a pattern ending in `*` matches a key prefix). */
+/**
+ * The recorded output of each fact the step declares (a pattern ending in `*` matches a key prefix). The step's
+ * first fact places it in the recording; a fact it shares with earlier steps (the package lists' age) is the last
+ * entry up to that place: the host as the changes before the step left it.
+ */
 export function recordedFor(step: Step, recordings: Recording[]): Record<string, RecordedOutput> {
   const out: Record<string, RecordedOutput> = {};
+  const matches = (key: string) => (x: Recording) => (x.pattern.endsWith('*') ? key.startsWith(x.pattern.slice(0, -1)) : key === x.pattern);
+  let at = -1;
   for (const q of step.facts ?? []) {
-    const r = recordings.find((x) => (x.pattern.endsWith('*') ? q.key.startsWith(x.pattern.slice(0, -1)) : q.key === x.pattern));
-    if (!r) throw new Error(`no recorded output for fact "${q.key}" of step "${step.name}"`);
+    const first = recordings.findIndex(matches(q.key));
+    if (first < 0) throw new Error(`no recorded output for fact "${q.key}" of step "${step.name}"`);
+    if (at < 0) at = first;
+    const upTo = recordings.slice(0, at + 1).map(matches(q.key)).lastIndexOf(true);
+    const r = recordings[upTo >= 0 ? upTo : first]!;
     out[q.key] = { stdout: r.stdout, code: r.code };
   }
   return out;

@@ -24,12 +24,15 @@ const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../fixtures/fact
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
 const debian = parseHostFacts('mq1', fixture('debian12/host-facts.txt'));
 
-/** Plans a one-fact step from a fixture file. */
+/**
+ * Plans a step from one fixture file: a recorded batch output that answers each of its facts (a package step's
+ * installed packages and the package lists' age come from the same recording).
+ */
 function planFrom(step: Step, name: string, opts?: RecordedPlanOptions, code = 0): Promise<StepPlan> {
   const [q, ...more] = step.facts ?? [];
   // A file with a backup also asks whether a backup copy lies beside it: none here.
-  const backups = Object.fromEntries(more.filter((m) => m.key.endsWith('.provision-prev')).map((m) => [m.key, { stdout: 'absent\n', code: 0 }]));
-  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code }, ...backups } : {}, opts);
+  const rest = Object.fromEntries(more.map((m) => [m.key, m.key.endsWith('.provision-prev') ? { stdout: 'absent\n', code: 0 } : { stdout: fixture(name), code }]));
+  return planWithRecordedFacts(step, debian, q ? { [q.key]: { stdout: fixture(name), code }, ...rest } : {}, opts);
 }
 function changes(p: StepPlan): Change[] {
   if (!('changes' in p)) throw new Error(`expected changes, got skip: ${p.skip}`);
@@ -206,6 +209,19 @@ describe('file', () => {
     expect(await planWithRecordedFacts(step, debian, { [step.facts![0]!.key]: { stdout: same } })).toEqual({ changes: [] });
     const p = await planFrom(step, 'debian12/file-absent.txt');
     expect(summaries(p)).toEqual([`copy ${src} → /usr/local/bin/tool (${readFileSync(src).length} bytes)`]);
+  });
+
+  it('with the source digest known (the exporter build), a host that has it is answered without reading the source', async () => {
+    const digest = 'a'.repeat(64);
+    const missing = join(FIXTURES, 'no-such-binary'); // reading it would fail the plan
+    const step = copy({ src: missing, srcSha256: digest, dest: '/usr/local/bin/tool', owner: 'root', group: 'root', mode: '0755' });
+    const key = step.facts![0]!.key;
+    expect(await planWithRecordedFacts(step, debian, { [key]: { stdout: `stat regular file|0|0|root|root|755|10\nsha256 ${digest}\n` } })).toEqual({ changes: [] });
+    // Its owner and mode are still checked.
+    const drifted = await planWithRecordedFacts(step, debian, { [key]: { stdout: `stat regular file|0|0|root|root|777|10\nsha256 ${digest}\n` } });
+    expect(summaries(drifted)).toEqual(['set mode 0755 on /usr/local/bin/tool']);
+    // Another digest on the host: the source is read (here: it cannot be).
+    await expect(planWithRecordedFacts(step, debian, { [key]: { stdout: `stat regular file|0|0|root|root|755|10\nsha256 ${'b'.repeat(64)}\n` } })).rejects.toThrow(/cannot read .*no-such-binary/);
   });
 
   it('manages directories, recursive ownership and absence', async () => {

@@ -16,9 +16,9 @@ const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
 const rocky = parseHostFacts('mq3', fixture('rocky9/host-facts.txt'));
 
 function planFrom(step: Step, name: string | Record<string, string>, code = 0): Promise<StepPlan> {
-  const [q] = step.facts ?? [];
+  // One recorded batch output answers every fact of the step (a package step's packages and the lists' age).
   const stdout = typeof name === 'string' ? fixture(name) : '';
-  return planWithRecordedFacts(step, rocky, q ? { [q.key]: { stdout, code } } : {});
+  return planWithRecordedFacts(step, rocky, Object.fromEntries((step.facts ?? []).map((q) => [q.key, { stdout, code }])));
 }
 function scripts(p: StepPlan): string[] {
   if (!('changes' in p)) throw new Error(`skipped: ${p.skip}`);

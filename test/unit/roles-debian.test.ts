@@ -53,6 +53,14 @@ describe('recorded Debian 12 hosts', () => {
 });
 
 describe('Debian broker, build phase (fresh host)', () => {
+  it("its one fact batch asks the package lists' age once, however many package steps the phase has (issue 13)", async () => {
+    const steps = await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build');
+    // The engine's batch (src/engine/fact-batch.ts) runs each fact key once.
+    const batch = [...new Map(steps.flatMap((s) => s.step.facts ?? []).map((q) => [q.key, q.script])).values()].join('\n');
+    expect(steps.filter((s) => s.step.facts?.some((q) => q.key.startsWith('packages:'))).length).toBeGreaterThanOrEqual(3);
+    expect(batch.match(/find \/var\/lib\/apt\/lists/g)).toHaveLength(1);
+  });
+
   it('plans exactly: apt-get update, base tools present, mosquitto and mosquitto-clients from Debian, nftables present, exporter', async () => {
     const planned = await planAll(fx, await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build'), 'mq1', 'build-fresh.facts');
     expect(planned.filter((p) => p.name !== 'exporter binary').map((p) => [p.role, p.name, scripts(p.plan)])).toEqual([
@@ -197,7 +205,7 @@ table inet provision {
     fx.inventory.hosts.get('mq1')!.vars.firewall_backend = 'ufw';
     try {
       const build = (await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build')).find((s) => s.role === 'firewall')!;
-      expect(build.step.facts!.map((q) => q.key)).toEqual(['packages:ufw']);
+      expect(build.step.facts!.map((q) => q.key)).toEqual(['packages:ufw', 'package-lists']);
       const conf = (await phaseSteps(fx, fx.plays.brokers, 'mq1', 'configure')).filter((s) => s.role === 'firewall');
       expect(conf.map((s) => s.step.name)).toEqual(['firewall (ufw)']);
     } finally {
@@ -209,7 +217,7 @@ table inet provision {
     fx.inventory.hosts.get('mq1')!.vars.firewall_backend = 'firewalld';
     try {
       const build = (await phaseSteps(fx, fx.plays.brokers, 'mq1', 'build')).find((s) => s.role === 'firewall')!;
-      expect(build.step.facts!.map((q) => q.key)).toEqual(['packages:firewalld,netbase']);
+      expect(build.step.facts!.map((q) => q.key)).toEqual(['packages:firewalld,netbase', 'package-lists']);
     } finally {
       delete fx.inventory.hosts.get('mq1')!.vars.firewall_backend;
     }

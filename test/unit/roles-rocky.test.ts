@@ -120,7 +120,7 @@ describe('Rocky broker, build phase (fresh host)', () => {
     expect(names.indexOf('EPEL repository')).toBeGreaterThanOrEqual(0);
     expect(names.indexOf('EPEL repository')).toBeLessThan(names.indexOf('mosquitto'));
     const mq = steps.find((s) => s.step.name === 'mosquitto')!.step;
-    expect(mq.facts!.map((q) => q.key)).toEqual(['packages:mosquitto']);
+    expect(mq.facts!.map((q) => q.key)).toEqual(['packages:mosquitto', 'package-lists']);
     expect(JSON.stringify(steps.map((s) => s.step.facts?.map((q) => q.key)))).not.toContain('mosquitto-clients');
   });
 
