@@ -4,12 +4,13 @@
 // (`--variants default,forks=10,handshakes=0`) are alternated inside each repetition, so their ratios come from one
 // run on the same hosts.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/scale.js [--sizes 1,3,10,30,100] [--reps 3] [--variants default] [--keep]
+//   npx tsc -p tsconfig.json && node dist/bench/scale.js [--sizes 1,3,10,30,100] [--reps 3] [--variants default]
+//                                                         [--keep] [--work DIR of a --keep run] [--sandbox scale]
 //
 // Controller CPU and peak memory come from GNU time around the provision process (Node start included); round
 // trips and the connect step from provision's --json. Raw figures: bench/results/scale-<date>.json.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXPORTER_FIXTURE_REF } from '../src/exporter/stand-in-repo.js';
 import type { RunReport } from '../src/engine/records.js';
@@ -25,13 +26,22 @@ const variants = argValue('--variants', 'default').split(',');
 /** Converging runs (untimed) bound their forks: the sandbox's one apt proxy serves every host. */
 const convergeForks = argValue('--converge-forks', '20');
 
+/** CPU seconds the whole machine has been busy (all cores, /proc/stat): controller + every sandbox host. */
+function machineBusySeconds(): number {
+  const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = f.map(Number); // idle and iowait are not busy
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100; // USER_HZ = 100 on Linux
+}
+
 interface Sample {
   wall: number;
+  /** CPU seconds of the whole machine during the run, and what is left of them after the controller's. */
+  machineCpuSeconds: number;
+  hostsCpuSeconds: number;
   engineMs: number;
   cpuSeconds: number;
   maxRssMb: number;
   roundTrips: number[];
-  connectMs: number[];
   changed: number;
 }
 interface Row {
@@ -50,7 +60,9 @@ function variantArgs(v: string): { args: string[]; env: Record<string, string> }
 
 async function main(): Promise<void> {
   const machine = await machineDescription();
-  const work = mkdtempSync(join(tmpdir(), 'provision-bench-scale-'));
+  // --work DIR reuses a previous run's directory (its inventory, CA and passwords) on a sandbox kept with --keep.
+  const work = argValue('--work', '') || mkdtempSync(join(tmpdir(), 'provision-bench-scale-'));
+  mkdirSync(work, { recursive: true });
   log(`work dir ${work}; sizes ${sizes.join(',')}; ${reps} repetitions; variants ${variants.join(', ')}`);
   const { repo } = await benchExporter(work);
   const playbook = brokersPlaybook(work);
@@ -71,17 +83,20 @@ async function main(): Promise<void> {
       const run = async (tag: string, extra: string[], env: Record<string, string>) => {
         const json = join(dir, `${tag}.json`);
         const timeFile = join(dir, `${tag}.time`);
+        const busy0 = machineBusySeconds();
         const args = ['-f', '%e %U %S %M', '-o', timeFile, process.execPath, ...provisionArgs([inv, sb.inventoryPath], playbook, json), ...extra];
         const r = must(await timed('/usr/bin/time', args, { env: { CI: '1', NO_COLOR: '1', ...env }, timeoutMs: 60 * 60_000 }), `provision (${n} hosts, ${tag})`);
+        const machineCpu = machineBusySeconds() - busy0;
         const [, user, sys, rssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
         const report = JSON.parse(readFileSync(json, 'utf8')) as RunReport;
         const sample: Sample = {
           wall: r.seconds,
           engineMs: report.durationMs,
           cpuSeconds: user! + sys!,
+          machineCpuSeconds: machineCpu,
+          hostsCpuSeconds: machineCpu - (user! + sys!),
           maxRssMb: rssKb! / 1024,
           roundTrips: report.hosts.map((h) => h.roundTrips),
-          connectMs: report.steps.filter((s) => s.kind === 'connect').map((s) => s.durationMs),
           changed: report.hosts.reduce((s, h) => s + h.changed, 0),
         };
         const bad = report.hosts.filter((h) => h.state !== 'ok');
@@ -98,7 +113,7 @@ async function main(): Promise<void> {
           const { args, env } = variantArgs(v);
           const s = await run(`rep${i}-${v.replace('=', '')}`, args, env);
           byVariant.get(v)!.samples.push(s);
-          log(`  rep ${i + 1} ${v}: ${fmt(s.wall)} s (engine ${s.engineMs} ms), cpu ${fmt(s.cpuSeconds)} s, rss ${s.maxRssMb.toFixed(0)} MB, connect max ${Math.max(...s.connectMs)} ms, changed ${s.changed}`);
+          log(`  rep ${i + 1} ${v}: ${fmt(s.wall)} s (engine ${s.engineMs} ms), cpu ${fmt(s.cpuSeconds)} s (machine ${fmt(s.machineCpuSeconds)} s of ${fmt(s.wall * cpus().length)}), rss ${s.maxRssMb.toFixed(0)} MB, changed ${s.changed}`);
         }
       }
       rows.push(...byVariant.values());
@@ -120,13 +135,13 @@ async function main(): Promise<void> {
     '',
     ...machine,
     '',
-    '| hosts | variant | wall s (min / median / max) | vs 3 hosts | engine s (median) | controller CPU s (median) | controller peak RSS MB (median) | connect + facts ms per host (median of medians / max) | round trips per host | changed |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| hosts | variant | wall s (min / median / max) | vs 3 hosts | engine s (median) | controller CPU s (median) | machine CPU s, all cores (median) | machine busy (median) | controller peak RSS MB (median) | round trips per host | changed |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => {
       const w = stats(r.samples.map((s) => s.wall));
       const b = base.get(r.variant);
-      const connect = r.samples.map((s) => stats(s.connectMs).median);
-      return `| ${r.hosts} | ${r.variant} | ${fmtStats(w)} | ${b ? `${(w.median / b).toFixed(2)}×` : '—'} | ${fmt(stats(r.samples.map((s) => s.engineMs)).median / 1000)} | ${fmt(stats(r.samples.map((s) => s.cpuSeconds)).median)} | ${stats(r.samples.map((s) => s.maxRssMb)).median.toFixed(0)} | ${stats(connect).median.toFixed(0)} / ${Math.max(...r.samples.flatMap((s) => s.connectMs))} | ${range(r.samples.flatMap((s) => s.roundTrips))} | ${r.samples.reduce((t, s) => t + s.changed, 0)} |`;
+      const busy = stats(r.samples.map((s) => s.machineCpuSeconds / (s.wall * cpus().length))).median;
+      return `| ${r.hosts} | ${r.variant} | ${fmtStats(w)} | ${b ? `${(w.median / b).toFixed(2)}×` : '—'} | ${fmt(stats(r.samples.map((s) => s.engineMs)).median / 1000)} | ${fmt(stats(r.samples.map((s) => s.cpuSeconds)).median)} | ${fmt(stats(r.samples.map((s) => s.machineCpuSeconds)).median)} | ${(busy * 100).toFixed(0)} % | ${stats(r.samples.map((s) => s.maxRssMb)).median.toFixed(0)} | ${range(r.samples.flatMap((s) => s.roundTrips))} | ${r.samples.reduce((t, s) => t + s.changed, 0)} |`;
     }),
     '',
     ...(failure ? [`**Incomplete**: ${String((failure as Error).message ?? failure).split('\n')[0]}`, ''] : []),
