@@ -117,9 +117,9 @@ export function readReport(path: string): ProvisionReport {
   return JSON.parse(readFileSync(path, 'utf8')) as ProvisionReport;
 }
 
-export async function freshSandbox(count: number): Promise<Sandbox> {
-  await sandboxDown({ name: SANDBOX });
-  return sandboxUp({ name: SANDBOX, count });
+export async function freshSandbox(count: number, name = SANDBOX): Promise<Sandbox> {
+  await sandboxDown({ name });
+  return sandboxUp({ name, count });
 }
 
 /** Markdown lines describing this machine and the tools' versions. */

@@ -23,7 +23,18 @@ export interface SshOptions {
   connectAttempts?: number;
   /** Connections lost after the first one that are healed by reconnecting; one more and the host is unreachable. */
   maxReconnects?: number;
+  /** SSH handshakes in progress at once, shared by every host of a run (default: SSH_HANDSHAKES). */
+  handshakes?: Semaphore;
 }
+
+/**
+ * Handshakes in flight at once, across all hosts, separately from --forks. A handshake is the CPU-heavy part of a
+ * connection on both ends (key exchange, signature, sshd forking its session); a storm of them (100 hosts at
+ * once) makes every one slow, and each is bounded by its own ready timeout, which only starts once it has a slot.
+ * 10 is sshd's default MaxStartups start (10:30:100): through one jump host, more unauthenticated connections at
+ * once than that and sshd starts dropping them at random. See bench/RESULTS.md for the measurement.
+ */
+export const SSH_HANDSHAKES = new Semaphore(10);
 
 const DEFAULT_KNOWN_HOSTS = join(homedir(), '.ssh', 'known_hosts');
 const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] as const;
@@ -117,6 +128,10 @@ export class SshTransport implements Transport {
   }
 
   #handshake(o: { host: string; port: number; username: string; keyPath?: string; sock?: Duplex; label: string }): Promise<Client> {
+    return (this.opts.handshakes ?? SSH_HANDSHAKES).with(() => this.#handshakeNow(o));
+  }
+
+  #handshakeNow(o: { host: string; port: number; username: string; keyPath?: string; sock?: Duplex; label: string }): Promise<Client> {
     const name = knownHostsName(o.host, o.port);
     let hostKeyProblem: HostKeyError | undefined;
     const known = new Set(knownKeysFor(this.#knownHosts, name).map((k) => k.type));

@@ -17,15 +17,21 @@ export interface FaultServer {
   port: number;
   /** Connections accepted so far (how many times the client tried). */
   readonly accepted: number;
+  /** The most connections held open at once (how many handshakes the client ran in parallel). */
+  readonly maxOpen: number;
+  /** Drops every connection held now (the server side decides, so `maxOpen` does not race the client's close). */
+  dropAll(): void;
   close(): Promise<void>;
 }
 
 export async function startFaultServer(fault: Fault): Promise<FaultServer> {
   let accepted = 0;
+  let maxOpen = 0;
   const sockets = new Set<net.Socket>();
   const srv = net.createServer((s) => {
     accepted++;
     sockets.add(s);
+    maxOpen = Math.max(maxOpen, sockets.size);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
     if (fault === 'accept-close') s.destroy();
@@ -41,6 +47,13 @@ export async function startFaultServer(fault: Fault): Promise<FaultServer> {
     port: (srv.address() as net.AddressInfo).port,
     get accepted() {
       return accepted;
+    },
+    get maxOpen() {
+      return maxOpen;
+    },
+    dropAll: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
     },
     close: async () => {
       for (const s of sockets) s.destroy();
