@@ -1,7 +1,7 @@
 /**
  * The one TLS policy for every client-facing listener (mosquitto's TLS listener and HAProxy's frontend):
  * Mozilla "intermediate" (v5.7) — TLS 1.2 and 1.3 only, forward secrecy, AEAD ciphers only (AES-GCM and
- * ChaCha20-Poly1305; no CBC, no SHA-1 MACs). docs/security.md states it; test/unit/tls-policy.test.ts and
+ * ChaCha20-Poly1305; no CBC, no SHA-1 MACs). docs/security.md states it; test/unit/tls/policy.test.ts and
  * the minimal-host end-to-end test check it with OpenSSL against both servers.
  */
 
