@@ -32,7 +32,7 @@ export interface SshOptions {
  * connection on both ends (key exchange, signature, sshd forking its session); a storm of them (100 hosts at
  * once) makes every one slow, and each is bounded by its own ready timeout, which only starts once it has a slot.
  * 10 is sshd's default MaxStartups start (10:30:100): through one jump host, more unauthenticated connections at
- * once than that and sshd starts dropping them at random. See bench/RESULTS.md for the measurement.
+ * once than that and sshd starts dropping them at random. (Its effect on the 100-host no-op is not measured yet.)
  */
 export const SSH_HANDSHAKES = new Semaphore(10);
 
