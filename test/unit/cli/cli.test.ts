@@ -372,14 +372,9 @@ describe('provision verify options', () => {
     const { dispatch } = await import('../../../src/cli/main.js');
     const { exitCodeFor } = await import('../../../src/cli/exit-codes.js');
     expect(VERIFY_HELP).toContain('provision verify -i INVENTORY');
-    const write = process.stdout.write;
-    let out = '';
-    process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-    try {
-      expect(exitCodeFor(await dispatch(['verify', '--help']))).toBe(0);
-    } finally {
-      process.stdout.write = write;
-    }
+    const { captureStdout } = await import('../../support/capture-stdout.js');
+    const { value, out } = await captureStdout(() => dispatch(['verify', '--help']));
+    expect(exitCodeFor(value)).toBe(0);
     expect(out).toContain('--known-hosts FILE');
     const e = await rejected(dispatch(['verify', '-i', 'x', '--jsn', 'f']));
     expect(e.message).toBe("verify: unknown option '--jsn' — did you mean '--json'? (see provision verify --help)");

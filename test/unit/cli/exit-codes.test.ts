@@ -10,20 +10,9 @@ import { dispatch } from '../../../src/cli/main.js';
 import { reportOutcome, worstOutcome } from '../../../src/commands/result.js';
 import type { RunReport } from '../../../src/engine/records.js';
 import { BecomeError, CommandError, InputError, OptionsError, ProvisionError, RunLockedError, UnreachableError } from '../../../src/errors.js';
+import { captureStdout } from '../../support/capture-stdout.js';
 
 const report = (...states: ('ok' | 'failed' | 'unreachable')[]) => ({ hosts: states.map((state, i) => ({ host: `h${i}`, state })) }) as unknown as RunReport;
-
-/** stdout of `fn`, and what it returned. */
-async function captured<T>(fn: () => Promise<T>): Promise<{ out: string; value: T }> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  try {
-    return { value: await fn(), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
 
 describe('exit codes, one mapping for every command', () => {
   it('results: ok 0, failed 2, unreachable 3, input 4, options and locked 5, internal 1', () => {
@@ -63,14 +52,14 @@ describe('exit codes, one mapping for every command', () => {
 describe('dispatch: parse, call, and the result the mapping turns into the exit code', () => {
   it('help for every command is ok (0); `provision sandbox` alone prints its usage and is a usage mistake (2)', async () => {
     for (const [argv, usage] of [[['--help'], 'Usage:'], [['verify', '--help'], 'provision verify'], [['exec', '--help'], 'provision exec PATTERN'], [['inventory', '-h'], 'provision inventory -i'], [['pki', '--help'], 'usage: provision pki rotate-ca'], [['sandbox', 'help'], 'usage: provision sandbox']] as [string[], string][]) {
-      const { value, out } = await captured(() => dispatch(argv));
+      const { value, out } = await captureStdout(() => dispatch(argv));
       expect(exitCodeFor(value), argv.join(' ')).toBe(0);
       expect(out).toContain(usage);
     }
-    const { value, out } = await captured(() => dispatch(['sandbox']));
+    const { value, out } = await captureStdout(() => dispatch(['sandbox']));
     expect(exitCodeFor(value)).toBe(2);
     expect(out).toContain('usage: provision sandbox');
-    expect((await captured(() => dispatch(['--version']))).out).toMatch(/^provision \d+\.\d+\.\d+\n$/);
+    expect((await captureStdout(() => dispatch(['--version']))).out).toMatch(/^provision \d+\.\d+\.\d+\n$/);
   });
 
   it('a sandbox usage mistake is 2 with the usage on stderr; a bad option elsewhere is an OptionsError (5)', async () => {

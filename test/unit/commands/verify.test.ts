@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, exitCodeFor, exitCodeForError } from '../../../src/cli/exit-codes.js';
 import { dispatch } from '../../../src/cli/main.js';
 import { ensureCa } from '../../../src/pki/index.js';
+import { captureStdout } from '../../support/capture-stdout.js';
 
 let tmp: string;
 let inventory: string;
@@ -23,17 +24,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-async function quietly<T>(fn: () => Promise<T>): Promise<{ value: T; out: string }> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  try {
-    return { value: await fn(), out };
-  } finally {
-    process.stdout.write = write;
-  }
 }
 
 beforeAll(async () => {
@@ -59,7 +49,7 @@ describe('provision verify', () => {
     const before = process.env.ANSIBLE_CONFIG;
     process.env.ANSIBLE_CONFIG = cfg;
     try {
-      const { value, out } = await quietly(() => dispatch(['verify', '--json', json, '--known-hosts', join(tmp, 'known_hosts')]));
+      const { value, out } = await captureStdout(() => dispatch(['verify', '--json', json, '--known-hosts', join(tmp, 'known_hosts')]));
       expect(exitCodeFor(value)).toBe(EXIT.failed);
       expect(out).toMatch(/checks failed\n$/);
     } finally {
@@ -75,7 +65,7 @@ describe('provision verify', () => {
 
   it('--limit narrows the hosts checked', async () => {
     const json = join(tmp, 'limited.json');
-    const { value } = await quietly(() => dispatch(['verify', '-i', inventory, '-l', 'mq2', '--json', json, '--known-hosts', join(tmp, 'known_hosts')]));
+    const { value } = await captureStdout(() => dispatch(['verify', '-i', inventory, '-l', 'mq2', '--json', json, '--known-hosts', join(tmp, 'known_hosts')]));
     expect(exitCodeFor(value)).toBe(EXIT.failed);
     const names = (JSON.parse(readFileSync(json, 'utf8')) as { checks: { name: string }[] }).checks.map((c) => c.name).join('\n');
     expect(names).toContain('exporter metrics on mq2');
