@@ -1,6 +1,8 @@
 import { CommandError, ControllerError, ProvisionError, UnreachableError } from '../errors.js';
 import { gatherHostFacts } from '../facts/gather-host-facts.js';
 import { redact } from '../secrets.js';
+import { describeScript } from '../transport/describe.js';
+import { batchable, runActionBatch, type ActionOutcome } from './action-batch.js';
 import { gatherFacts } from './fact-batch.js';
 import { hostFailure, type HostFailure, type HostRun } from './host-run.js';
 import type { Phase } from './phase.js';
@@ -8,7 +10,7 @@ import type { StepUnit } from './phase-units.js';
 import { roleLabel, type StepRecord } from './records.js';
 import type { RunEvents } from './reporter.js';
 import type { RunLog } from './run-log.js';
-import type { Change, FactQuery, FactResults, HostContext, RemoteAction } from './types.js';
+import type { Change, FactQuery, FactResults, HostContext, RemoteAction, Step } from './types.js';
 
 // Moved beside what they describe; re-exported here for the callers that import them from the step runner.
 export { hostFailure, type HostFailure } from './host-run.js';
@@ -37,6 +39,8 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
   let stale = true;
   // Paths changed since the facts were gathered; a later step whose facts name one of them re-gathers.
   let touched: string[] = [];
+  // Steps planned whose actions (and the records after them) wait to travel in one exchange with the next ones'.
+  const queue = new QueuedSteps(ctx);
   for (let i = 0; i < units.length; i++) {
     const { step, role, kind, id } = units[i]!;
     const started = Date.now();
@@ -46,15 +50,29 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
       env.host.record(r);
     };
     const label = roleLabel({ role, kind });
+    const fail = (err: unknown, extra: Partial<StepRecord> = {}) => stepFailure(env, ctx, role, label, step.name, err, (status, e) => record(status, { ...e, ...extra }));
+    // A queued step's record waits for the steps queued before it (records keep step order); its duration is its
+    // planning time plus its own actions' time on the host.
+    const queued = (done: (ms: number) => void, changes?: Change[]): Queued => {
+      const planMs = Date.now() - started;
+      return { changes, done: (ms) => done(planMs + ms), fail: (err, ms) => fail(err, { durationMs: planMs + ms }) };
+    };
+    const end = (status: StepRecord['status'], extra: Partial<StepRecord> = {}) => (queue.empty ? record(status, extra) : queue.push(queued((durationMs) => record(status, { ...extra, durationMs }))));
     env.events.stepStart(ctx.name, env.phase, label, redact(step.name));
     try {
       const owner = step.runOnce ? env.run.runOnce.claim(env.play, id, ctx.name) : undefined;
       if (owner !== undefined) {
-        record('skipped', { message: `ran once on ${owner}` });
+        end('skipped', { message: `ran once on ${owner}` });
         continue;
       }
       const outdated = touched.length > 0 && (step.facts ?? []).some((q) => staleAfterWrites(q, touched));
-      if ((stale || outdated) && step.facts?.length) {
+      const gather = (stale || outdated) && Boolean(step.facts?.length);
+      // A plan that may read the host (or wait for others) must see the queued steps' work done, as must fresh facts.
+      if (gather || !step.factsOnly) {
+        const failed = await queue.send();
+        if (failed) return failed;
+      }
+      if (gather) {
         // Prefetch the facts of this and every later step: a phase with nothing to do costs one round trip.
         facts = await gatherFacts(ctx.transport, units.slice(i).flatMap((u) => u.step.facts ?? []));
         stale = false;
@@ -62,43 +80,134 @@ export async function runSteps(ctx: HostContext, units: StepUnit[], env: StepRun
       }
       const plan = await step.plan(ctx, facts);
       if ('skip' in plan) {
-        record('skipped', { message: plan.skip });
+        end('skipped', { message: plan.skip });
         continue;
       }
       if (plan.changes.length === 0) {
-        record('ok', plan.message ? { message: plan.message } : {});
+        end('ok', plan.message ? { message: plan.message } : {});
         continue;
       }
       const summaries = plan.changes.map((c) => redact(c.summary));
       const diff = plan.changes.map((c) => c.diff).filter(Boolean).join('\n');
-      if (!ctx.check) {
-        const messages: string[] = [];
-        for (const change of plan.changes) {
-          const m = await applyChange(ctx, change);
-          if (m) messages.push(m);
+      const changed = (extra: Partial<StepRecord> = {}) => {
+        for (const h of step.notify ?? []) env.notify(h);
+        record('changed', { changes: summaries, ...(diff ? { diff: redact(diff) } : {}), ...(plan.message ? { message: plan.message } : {}), ...extra });
+      };
+      if (ctx.check) {
+        changed();
+        continue;
+      }
+      const knownWrites = plan.changes.every((c) => c.affects) && !step.verify && !step.refreshesHostFacts;
+      if (queueable(step, plan.changes)) {
+        queue.push(queued((durationMs) => changed({ durationMs }), plan.changes));
+        if (knownWrites) {
+          touched.push(...plan.changes.flatMap((c) => c.affects!));
+          continue;
         }
-        if (plan.changes.every((c) => c.affects) && !step.verify && !step.refreshesHostFacts) touched.push(...plan.changes.flatMap((c) => c.affects!));
-        else stale = true;
-        await step.verify?.(ctx);
-        if (step.refreshesHostFacts) env.host.facts = await gatherHostFacts(ctx.transport);
-        if (messages.length) plan.message = [plan.message, ...messages].filter(Boolean).join('; ');
+        // A change that may alter any fact closes the exchange; the next step with facts gathers them afresh.
+        stale = true;
+        const failed = await queue.send();
+        if (failed) return failed;
+        continue;
       }
-      for (const h of step.notify ?? []) env.notify(h);
-      record('changed', { changes: summaries, ...(diff ? { diff: redact(diff) } : {}), ...(plan.message ? { message: plan.message } : {}) });
+      const failed = await queue.send();
+      if (failed) return failed;
+      const messages: string[] = [];
+      for (const change of plan.changes) {
+        const m = await applyChange(ctx, change);
+        if (m) messages.push(m);
+      }
+      if (knownWrites) touched.push(...plan.changes.flatMap((c) => c.affects!));
+      else stale = true;
+      await step.verify?.(ctx);
+      if (step.refreshesHostFacts) env.host.facts = await gatherHostFacts(ctx.transport);
+      if (messages.length) plan.message = [plan.message, ...messages].filter(Boolean).join('; ');
+      changed();
     } catch (err) {
-      if (err instanceof ControllerError) {
-        recordControllerFailure(env, role, redact(step.name), err);
-        const message = `the controller's ${err.what} failed (reported once, as the controller's)`;
-        record('failed', { message });
-        return hostFailure(redact(step.name), message, label);
-      }
-      const state = err instanceof UnreachableError ? 'unreachable' : 'failed';
-      const message = errorMessage(err, ctx.name);
-      record(state, { message });
-      return { ...hostFailure(redact(step.name), message, label), state };
+      // The steps queued before this one ran before it, in order: their failure comes first.
+      return (await queue.send()) ?? fail(err);
     }
   }
-  return undefined;
+  return queue.send();
+}
+
+/** Records a step's failure (a controller failure once, as the controller's) and returns what stops the host. */
+function stepFailure(env: StepRunEnv, ctx: HostContext, role: string, label: string, name: string, err: unknown, record: (status: StepRecord['status'], extra?: Partial<StepRecord>) => void): HostFailure {
+  if (err instanceof ControllerError) {
+    recordControllerFailure(env, role, redact(name), err);
+    const message = `the controller's ${err.what} failed (reported once, as the controller's)`;
+    record('failed', { message });
+    return hostFailure(redact(name), message, label);
+  }
+  const state = err instanceof UnreachableError ? 'unreachable' : 'failed';
+  const message = errorMessage(err, ctx.name);
+  record(state, { message });
+  return { ...hostFailure(redact(name), message, label), state };
+}
+
+/** May this step's changes wait to be sent with the next steps'? Remote scripts only, nothing to run after them. */
+function queueable(step: Step, changes: Change[]): boolean {
+  return Boolean(step.factsOnly) && !step.verify && !step.refreshesHostFacts && changes.every((c) => !c.apply && (c.actions ?? []).every(batchable));
+}
+
+interface Queued {
+  /** A changing step's changes (their actions are sent); absent: a step that only waits to write its record. */
+  changes?: Change[];
+  /** Its actions succeeded (or it had none): write its record, given the milliseconds its actions took. */
+  done(actionMs: number): void;
+  /** One of its actions failed: record the failure; returns what stops the host. */
+  fail(err: unknown, actionMs: number): HostFailure;
+}
+
+/**
+ * A host's steps waiting to be sent. `send` runs every queued action in one exchange (./action-batch.ts), then
+ * writes the records in step order; at a failed action it records that step as failed and drops the later ones,
+ * which were never reached, as if the steps had run one by one. Never throws: a lost connection fails the first
+ * step whose actions were in flight.
+ */
+class QueuedSteps {
+  #items: Queued[] = [];
+  constructor(private readonly ctx: HostContext) {}
+
+  get empty(): boolean {
+    return this.#items.length === 0;
+  }
+
+  push(q: Queued): void {
+    this.#items.push(q);
+  }
+
+  async send(): Promise<HostFailure | undefined> {
+    const items = this.#items;
+    this.#items = [];
+    const sent = items.flatMap((item) => (item.changes ?? []).flatMap((c) => (c.actions ?? []).filter(batchable).map((action) => ({ item, summary: c.summary, action }))));
+    let outcomes: ActionOutcome[] = [];
+    const sentAt = Date.now();
+    try {
+      if (sent.length) outcomes = await runActionBatch(this.ctx.transport, sent.map((s) => s.action), (line) => this.ctx.progress(line.slice(0, 120)));
+    } catch (err) {
+      const first = items.findIndex((it) => it.changes?.length);
+      items.slice(0, first).forEach((it) => it.done(0));
+      return items[first]!.fail(err, Date.now() - sentAt);
+    }
+    const ms = new Map<Queued, number>();
+    outcomes.forEach((o, k) => ms.set(sent[k]!.item, (ms.get(sent[k]!.item) ?? 0) + (o.ms ?? 0)));
+    const k = outcomes.findIndex((o, j) => !(sent[j]!.action.okCodes ?? [0]).includes(o.code));
+    for (const item of items) {
+      if (k >= 0 && sent[k]!.item === item) {
+        const o = outcomes[k]!;
+        const { action, summary } = sent[k]!;
+        // As the transport reports an action alone: a timeout names the script, any other exit the change.
+        const err = o.timedOut
+          ? new CommandError(redact(describeScript(action.script)), o.code, [`timed out after ${action.timeoutMs} ms`, redact(o.stderr)].filter((t) => t.trim()).join('\n'), redact(o.stdout), this.ctx.name)
+          : new CommandError(summary, o.code, redact(o.stderr), redact(o.stdout), this.ctx.name);
+        return item.fail(err, ms.get(item) ?? 0);
+      }
+      for (const c of item.changes ?? []) c.journal?.(this.ctx);
+      item.done(ms.get(item) ?? 0);
+    }
+    return undefined;
+  }
 }
 
 /** The first host to hit a controller failure records it (host 'controller'); the others only point at it. */
@@ -118,6 +227,7 @@ export function staleAfterWrites(q: FactQuery<unknown>, written: readonly string
 
 async function applyChange(ctx: HostContext, change: Change): Promise<string | void> {
   for (const action of change.actions ?? []) await runAction(ctx, change.summary, action);
+  change.journal?.(ctx);
   if (change.apply) return change.apply(ctx);
 }
 

@@ -22,6 +22,11 @@ export interface Change {
   /** Work that is not a remote script (controller-side files, API calls over a forwarded port). */
   apply?: (ctx: HostContext) => Promise<string | void>;
   /**
+   * Controller-side bookkeeping once the actions succeeded (the run's journal of written files); touches no host
+   * and reads nothing from one, so it does not keep the change's actions from travelling with other steps'.
+   */
+  journal?: (ctx: HostContext) => void;
+  /**
    * The paths whose facts this change can alter. Later steps keep their gathered facts unless a fact
    * names one of them (a cold run then skips a round trip per file written). Absent: any fact may change.
    */
@@ -45,6 +50,12 @@ export interface Step {
   notify?: string[];
   /** Run on the first healthy host of the play only; the others report it as skipped. */
   runOnce?: boolean;
+  /**
+   * The plan reads only its facts, the host facts and controller-side values (no remote call, no cross-host
+   * wait): it may be planned while earlier steps' actions are still waiting to be sent, so consecutive such steps
+   * send their actions in one exchange (./action-batch.ts). The operations of src/operations set it.
+   */
+  factsOnly?: boolean;
   /** Facts this step reads; all steps' facts of a phase are gathered together. */
   facts?: FactQuery[];
   plan(ctx: HostContext, facts: FactResults): StepPlan | Promise<StepPlan>;

@@ -21,6 +21,7 @@ export function command(o: CommandOptions): Step {
   const fact = guarded ? guardsFact(o) : undefined;
   return {
     name: o.name,
+    factsOnly: true,
     notify: o.notify,
     tags: o.tags,
     facts: fact ? [fact] : [],

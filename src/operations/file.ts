@@ -57,6 +57,7 @@ export function file(o: FileOptions): Step {
   const backupFact = backupPath ? statFact(backupPath) : undefined;
   return {
     name: o.name ?? `file ${o.path}`,
+    factsOnly: true,
     notify: o.notify,
     tags: o.tags,
     facts: backupFact ? [fact, backupFact] : [fact],
@@ -102,7 +103,7 @@ export function planFile(ctx: HostContext, f: PathFacts, o: Omit<FileOptions, 'c
     if (o.backup) {
       // The engine's journal of this run's writes: a failed restart restores every file the change wrote.
       const written = { path: o.path, ...(keep ? { backup: o.path + (o.backupSuffix ?? DEFAULT_BACKUP_SUFFIX) } : {}), keepFailed: !o.sensitive };
-      change.apply = async (c) => recordWritten(c, written);
+      change.journal = (c) => recordWritten(c, written);
     }
     if (ctx.diff) change.diff = contentDiff(o.path, keep ? f : { exists: false }, data, o.sensitive ?? false, o.secretLines);
     return [change];
@@ -188,6 +189,7 @@ export function copy(o: { src: string; srcSha256?: string; dest: string; owner?:
   const fact = fileFact(o.dest);
   return {
     name: o.name ?? `copy ${o.dest}`,
+    factsOnly: true,
     notify: o.notify,
     tags: o.tags,
     facts: [fact],
@@ -212,6 +214,7 @@ export function directory(o: { path: string; owner?: string; group?: string; mod
   const fact = o.recursive ? treeFact(o.path, o.owner, o.group) : statFact(o.path);
   return {
     name: o.name ?? `directory ${o.path}`,
+    factsOnly: true,
     notify: o.notify,
     tags: o.tags,
     facts: [fact],
@@ -238,6 +241,7 @@ export function absent(o: { path: string; name?: string; notify?: string[]; tags
   const fact = statFact(path);
   return {
     name: o.name ?? `absent ${path}`,
+    factsOnly: true,
     notify: o.notify,
     tags: o.tags,
     facts: [fact],

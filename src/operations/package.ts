@@ -56,6 +56,7 @@ export function packages(opts: PackagesOptions): Step {
   const fact = packagesFact(names, { latest: state === 'latest' });
   return {
     name: opts.name ?? `packages ${state === 'present' ? '' : `${state} `}${names.join(', ')}`,
+    factsOnly: true,
     notify: opts.notify,
     tags: opts.tags,
     facts: [fact, packageListsFact],
@@ -156,6 +157,7 @@ export function packageListsRefreshed(opts: { maxAgeSeconds?: number; name?: str
   const max = opts.maxAgeSeconds ?? 3600;
   return {
     name: opts.name ?? 'package lists refreshed',
+    factsOnly: true,
     tags: opts.tags,
     facts: [packageListsFact],
     plan(_ctx, facts) {
@@ -174,6 +176,7 @@ export function packageListsRefreshed(opts: { maxAgeSeconds?: number; name?: str
 export function systemUpgraded(opts: { name?: string; notify?: string[]; tags?: string[] } = {}): Step {
   return {
     name: opts.name ?? 'system upgraded',
+    factsOnly: true,
     notify: opts.notify,
     tags: opts.tags,
     facts: [upgradableFact],

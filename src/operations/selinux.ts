@@ -12,6 +12,7 @@ export function selinuxPort(o: { port: number; proto?: 'tcp' | 'udp'; type: stri
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new Error(`invalid port ${o.port}`);
   return {
     name: `SELinux port ${o.port}/${proto} as ${o.type}`,
+    factsOnly: true,
     tags: o.tags,
     facts: [selinuxPortsFact],
     plan(ctx, facts) {

@@ -21,6 +21,7 @@ export function service(o: { name: string; enabled?: boolean; state?: ServiceSta
   const what = [o.enabled === undefined ? '' : o.enabled ? 'enabled' : 'disabled', o.state ?? ''].filter(Boolean).join(', ');
   return {
     name: `service ${o.name}${what ? ` ${what}` : ''}`,
+    factsOnly: true,
     tags: o.tags,
     notify: o.notify,
     facts: [fact],
@@ -77,6 +78,7 @@ export function systemdUnit(o: { name: string; content: string; notify?: string[
   const fact = fileFact(path, { wantSha256: sha256(data) });
   return {
     name: `systemd unit ${unit}`,
+    factsOnly: true,
     notify: o.notify,
     tags: o.tags,
     facts: [fact],

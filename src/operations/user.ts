@@ -8,6 +8,7 @@ export function group(o: { name: string; system?: boolean; gid?: number; tags?: 
   const fact = groupFact(o.name);
   return {
     name: `group ${o.name}`,
+    factsOnly: true,
     tags: o.tags,
     facts: [fact],
     plan(_ctx, facts) {
@@ -44,6 +45,7 @@ export function user(o: UserOptions): Step {
   const shell = o.shell ?? (o.system ? '/usr/sbin/nologin' : undefined);
   return {
     name: `user ${o.name}`,
+    factsOnly: true,
     tags: o.tags,
     notify: o.notify,
     facts: [fact],

@@ -35,6 +35,7 @@ export function firewall(o: FirewallOptions): Step {
   const fact = o.backend === 'nftables' ? nftablesFact : o.backend === 'ufw' ? ufwFact : firewalldFact(zone);
   return {
     name: o.name ?? `firewall (${o.backend})`,
+    factsOnly: true,
     tags: o.tags,
     facts: [fact],
     plan(ctx, facts) {
