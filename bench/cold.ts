@@ -7,7 +7,9 @@
 // timing (provision caches it on the controller; Ansible and the floor upload that same binary).
 //
 //   npx tsc -p tsconfig.json && node dist/bench/cold.js [--reps 3] [--hosts 3] [--tools provision,ansible,floor]
-//                                                        [--sandbox bench] [--keep]
+//                                                        [--sandbox bench] [--keep] [--baseline DIR]
+// --baseline DIR: also measure the provision of another (built) checkout, e.g. the commit before a change, as the
+// tool "baseline", in the same rotation: before and after side by side in one run.
 // (Ansible reads the known_hosts of the sandbox named "bench": another --sandbox runs without it.)
 //
 // Prints a markdown table on stdout; raw figures go to bench/results/cold-<date>.json.
@@ -43,10 +45,11 @@ import {
 const reps = Number(argValue('--reps', '3'));
 const hostCount = Number(argValue('--hosts', '3'));
 const keep = process.argv.includes('--keep');
-type Tool = 'provision' | 'ansible' | 'floor';
-const TOOLS = argValue('--tools', 'provision,ansible,floor').split(',') as Tool[];
+type Tool = 'provision' | 'baseline' | 'ansible' | 'floor';
+const baseline = argValue('--baseline', '');
+const TOOLS = [...argValue('--tools', 'provision,ansible,floor').split(','), ...(baseline ? ['baseline'] : [])] as Tool[];
 const sandboxName = argValue('--sandbox', SANDBOX);
-if (TOOLS.some((t) => !['provision', 'ansible', 'floor'].includes(t)) || !TOOLS.includes('floor')) throw new Error(`--tools: a list of provision, ansible, floor, with floor (the ratios are to it)`);
+if (TOOLS.some((t) => !['provision', 'baseline', 'ansible', 'floor'].includes(t)) || !TOOLS.includes('floor')) throw new Error(`--tools: a list of provision, ansible, floor, with floor (the ratios are to it)`);
 if (TOOLS.includes('ansible') && sandboxName !== SANDBOX) throw new Error(`--sandbox ${sandboxName}: bench/ansible/ansible.cfg reads the sandbox "${SANDBOX}"'s known_hosts; leave ansible out of --tools`);
 
 /** Serving brokers: every host's exporter answers on :9234 with broker metrics (so mosquitto runs, the
@@ -75,8 +78,8 @@ async function main(): Promise<void> {
   const brokersYaml = (extra: string) =>
     `all:\n  vars:\n${extra}  children:\n    brokers:\n      hosts:\n${names.map((n) => `        ${n}: {}\n`).join('')}`;
 
-  const runs: Record<Tool, number[]> = { provision: [], ansible: [], floor: [] };
-  const roundTrips: number[] = [];
+  const runs: Record<Tool, number[]> = { provision: [], baseline: [], ansible: [], floor: [] };
+  const roundTrips: Partial<Record<Tool, number[]>> = {};
   const notes: string[] = [];
   try {
     for (let i = 0; i < reps; i++) {
@@ -86,15 +89,15 @@ async function main(): Promise<void> {
         const dir = join(work, `${tool}-${i}`);
         mkdirSync(dir, { recursive: true });
         let seconds: number;
-        if (tool === 'provision') {
+        if (tool === 'provision' || tool === 'baseline') {
           const inv = join(dir, 'hosts.yaml');
           writeFileSync(inv, brokersYaml(`    exporter_repo_url: ${repo.url}\n    exporter_ref: ${EXPORTER_FIXTURE_REF}\n`));
           const json = join(dir, 'report.json');
-          const r = must(await timed(process.execPath, provisionArgs([inv, sb.inventoryPath], playbook, json), { env: { CI: '1', NO_COLOR: '1' } }), 'provision');
+          const r = must(await timed(process.execPath, provisionArgs([inv, sb.inventoryPath], playbook, json, tool === 'baseline' ? baseline : undefined), { env: { CI: '1', NO_COLOR: '1' } }), tool);
           seconds = r.seconds;
           const rep = readReport(json);
-          roundTrips.push(...rep.hosts.map((h) => h.roundTrips));
-          notes.push(`provision rep ${i + 1}: round trips per host ${rep.hosts.map((h) => h.roundTrips).join('/')}, changed ${rep.hosts.map((h) => h.changed).join('/')}`);
+          (roundTrips[tool] ??= []).push(...rep.hosts.map((h) => h.roundTrips));
+          notes.push(`${tool} rep ${i + 1}: round trips per host ${rep.hosts.map((h) => h.roundTrips).join('/')}, changed ${rep.hosts.map((h) => h.changed).join('/')}`);
         } else if (tool === 'ansible') {
           const inv = join(dir, 'hosts.yaml');
           writeFileSync(inv, brokersYaml('    {}\n').replace('  vars:\n    {}\n', ''));
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
     '| --- | ---: | ---: |',
     ...TOOLS.map((t) => `| ${t} | ${fmtStats(st[t])} | ${ratio(t)} |`),
     '',
-    `provision / floor: ${ratio('provision')} (issue 13's target ≤ 1.10: ${Number(ratio('provision')) <= 1.1 ? 'met' : 'NOT met'})${TOOLS.includes('ansible') ? `; ansible / provision: ${(st.ansible.median / st.provision.median).toFixed(2)}` : ''}; provision's round trips per host: ${roundTrips.length ? `${Math.min(...roundTrips)}–${Math.max(...roundTrips)}` : '—'}.`,
+    `provision / floor: ${ratio('provision')} (issue 13's target ≤ 1.10: ${Number(ratio('provision')) <= 1.1 ? 'met' : 'NOT met'})${TOOLS.includes('ansible') ? `; ansible / provision: ${(st.ansible.median / st.provision.median).toFixed(2)}` : ''}; round trips per host: ${Object.entries(roundTrips).map(([t, r]) => `${t} ${Math.min(...r)}–${Math.max(...r)}`).join(', ') || '—'}.${baseline ? ` Baseline: ${baseline}.` : ''}`,
     '',
     ...notes.map((n) => `- ${n}`),
   ];

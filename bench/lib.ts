@@ -105,8 +105,9 @@ export async function closeControlMasters(controlDir: string): Promise<void> {
   );
 }
 
-export function provisionArgs(inventories: string[], playbook: string, json: string): string[] {
-  return [join(PROJECT, 'bin', 'provision.js'), ...inventories.flatMap((i) => ['-i', i]), '--playbook', playbook, '--plain', '--json', json];
+/** `project`: another checkout of provision (built) to measure instead of this one (a baseline). */
+export function provisionArgs(inventories: string[], playbook: string, json: string, project = PROJECT): string[] {
+  return [join(project, 'bin', 'provision.js'), ...inventories.flatMap((i) => ['-i', i]), '--playbook', playbook, '--plain', '--json', json];
 }
 
 export interface ProvisionReport {
