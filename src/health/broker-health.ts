@@ -37,15 +37,19 @@ export async function plainLoginCheck(t: Transport, o: { port: number; login: Br
   await client.close();
 }
 
-/** Retry `check` until it passes or `timeoutMs` runs out; the last error is thrown. */
+/**
+ * Retry `check` until it passes or `timeoutMs` runs out; the last error is thrown. The first retries come quickly
+ * (50 ms, doubling up to `intervalMs`): a service just started is usually ready within a few hundred ms, and a
+ * fixed 500 ms poll made every cold run wait most of a poll per restart for nothing.
+ */
 export async function waitUntil(check: () => Promise<void>, timeoutMs: number, intervalMs = 300): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  for (let wait = Math.min(50, intervalMs); ; wait = Math.min(wait * 2, intervalMs)) {
     try {
       return await check();
     } catch (err) {
-      if (Date.now() + intervalMs > deadline) throw err;
-      await sleep(intervalMs);
+      if (Date.now() + wait > deadline) throw err;
+      await sleep(wait);
     }
   }
 }
