@@ -46,7 +46,7 @@ describe('parseRunOptions', () => {
     expect(parseRunOptions(['-i', 'h']).waitLockSeconds).toBeUndefined();
     expect(thrown(() => parseRunOptions(['-i', 'h', '--wait-lock=soon']))).toBeInstanceOf(OptionsError);
   });
-  it('defaults: every phase in order, 10 forks, nothing filtered, no check/diff', () => {
+  it('defaults: every phase in order, 100 forks, nothing filtered, no check/diff', () => {
     expect(parseRunOptions(['-i', 'hosts.yml'])).toEqual({
       inventories: ['hosts.yml'],
       phases: ['build', 'configure', 'runtime', 'cluster'],
@@ -54,7 +54,7 @@ describe('parseRunOptions', () => {
       skipTags: [],
       check: false,
       diff: false,
-      forks: 10,
+      forks: 100,
       listHosts: false,
       listTasks: false,
       verbose: false,
@@ -109,6 +109,35 @@ describe('parseRunOptions', () => {
       const err = thrown(() => parseRunOptions(['-i', 'h', '--phase', given]));
       expect(err, JSON.stringify(given)).toBeInstanceOf(OptionsError);
     }
+  });
+
+  it('--ssh-handshakes (run and verify): whole numbers from 1 to 500, unset by default (the transport bounds at 10)', async () => {
+    const { parseVerifyOptions } = await import('../../../src/cli/verify-options.js');
+    const cases: { argv: string[]; want?: number; error?: string }[] = [
+      { argv: [], want: undefined },
+      { argv: ['--ssh-handshakes', '1'], want: 1 },
+      { argv: ['--ssh-handshakes=500'], want: 500 },
+      { argv: ['--ssh-handshakes', '30'], want: 30 },
+      ...['0', '501', '2.5', 'ten', '', '1e2', ' 5'].map((bad) => ({ argv: [`--ssh-handshakes=${bad}`], error: `--ssh-handshakes must be a whole number from 1 to 500, got '${bad}'` })),
+    ];
+    for (const parse of [parseRunOptions, parseVerifyOptions]) {
+      for (const c of cases) {
+        const argv = ['-i', 'h', ...c.argv];
+        if (c.error === undefined) {
+          expect(parse(argv).sshHandshakes, JSON.stringify(argv)).toBe(c.want);
+          continue;
+        }
+        const err = thrown(() => parse(argv));
+        expect(err, JSON.stringify(argv)).toBeInstanceOf(OptionsError);
+        expect(err.message).toBe(c.error);
+        expect(exitCodeForError(err)).toBe(EXIT.options);
+      }
+    }
+  });
+
+  it('ansible.cfg forks wins over the default 100, the command line over both', () => {
+    expect(parseRunOptions(['-i', 'h'], { file: 'ansible.cfg', ignored: [], forks: 7 }).forks).toBe(7);
+    expect(parseRunOptions(['-i', 'h', '-f', '3'], { file: 'ansible.cfg', ignored: [], forks: 7 }).forks).toBe(3);
   });
 
   it('--forks accepts whole numbers from 1 to 500 only', () => {
