@@ -257,7 +257,7 @@ describe('loadPlaybook errors name file:line:col and are input errors (exit 4)',
 `);
     const err = await rejected(loadPlaybook(f));
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toBe(`${f}:3:3 [0].become: unknown play keyword 'become' (allowed: name, hosts, roles, serial, max_fail_percentage)`);
+    expect(err.message).toBe(`${f}:3:3 [0].become: unknown play keyword 'become' (allowed: name, hosts, roles, serial, max_fail_percentage, early_build)`);
     expect(exitCodeForError(err)).toBe(EXIT.input);
     expect(EXIT.input).toBe(4);
   });
