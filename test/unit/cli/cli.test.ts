@@ -262,6 +262,23 @@ describe('loadPlaybook errors name file:line:col and are input errors (exit 4)',
     expect(EXIT.input).toBe(4);
   });
 
+  it('early_build: true or false (absent: true); anything else names file, line and key', async () => {
+    const ok = write('early.yaml', `- hosts: brokers
+  roles: [base]
+- hosts: loadbalancers
+  early_build: false
+  roles: [base]
+`);
+    expect((await loadPlaybook(ok)).plays.map((p) => p.earlyBuild)).toEqual([undefined, false]);
+    const bad = write('early-bad.yaml', `- hosts: brokers
+  early_build: later
+  roles: [base]
+`);
+    const err = await rejected(loadPlaybook(bad));
+    expect(err.message).toBe(`${bad}:2:16 [0].early_build: 'early_build' must be true or false`);
+    expect(exitCodeForError(err)).toBe(EXIT.input);
+  });
+
   it('an unknown role, as a name and as { role: … }', async () => {
     const f = write('role.yaml', `- hosts: brokers
   roles:
