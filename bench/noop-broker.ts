@@ -3,7 +3,9 @@
 // author writes it (pipelining, ControlPersist, forks ≥ hosts). Each tool gets its own sandbox of N converged
 // hosts (their CAs and files differ, so they cannot share hosts); repetitions alternate (P A, A P, …).
 //
-//   npx tsc -p tsconfig.json && node dist/bench/noop-broker.js [--sizes 1,3,10] [--reps 3] [--no-ansible] [--keep]
+//   npx tsc -p tsconfig.json && node dist/bench/noop-broker.js [--sizes 1,3,10] [--reps 3] [--no-ansible] [--keep] [--sandbox NAME]
+//
+// --sandbox: the name of provision's sandbox (default bench-p), so several checkouts can bench side by side.
 //
 // Prints a markdown table and where provision's time goes (per role, per host, from its --json); raw figures go
 // to bench/results/noop-broker-<date>.json.
@@ -19,9 +21,11 @@ const sizes = argValue('--sizes', '1,3,10').split(',').map(Number);
 const reps = Number(argValue('--reps', '3'));
 const withAnsible = !process.argv.includes('--no-ansible');
 const keep = process.argv.includes('--keep');
-const P_SANDBOX = 'bench-p';
+const P_SANDBOX = argValue('--sandbox', 'bench-p');
 // bench/ansible/ansible.cfg reads the known_hosts of the sandbox named "bench".
 const A_SANDBOX = SANDBOX;
+// Without Ansible its sandbox is left alone (it may be someone else's run).
+const sandboxes = withAnsible ? [P_SANDBOX, A_SANDBOX] : [P_SANDBOX];
 
 interface Row {
   hosts: number;
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
       writeFileSync(pInv, hostsYaml(`  vars:\n    exporter_repo_url: ${repo.url}\n    exporter_ref: ${EXPORTER_FIXTURE_REF}\n`));
       const aInv = join(dir, 'ansible-hosts.yaml');
       writeFileSync(aInv, hostsYaml(''));
-      for (const name of [P_SANDBOX, A_SANDBOX]) await sandboxDown({ name });
+      for (const name of sandboxes) await sandboxDown({ name });
       const pSb = await sandboxUp({ name: P_SANDBOX, count: n });
       const aSb = withAnsible ? await sandboxUp({ name: A_SANDBOX, count: n }) : undefined;
       const controlDir = join(dir, 'cp');
@@ -115,7 +119,7 @@ async function main(): Promise<void> {
   } catch (err) {
     failure = err; // the sizes that finished are still reported
   } finally {
-    if (!keep) for (const name of [P_SANDBOX, A_SANDBOX]) await sandboxDown({ name });
+    if (!keep) for (const name of sandboxes) await sandboxDown({ name });
   }
 
   const base = rows.length ? stats(rows[0]!.provision).median : NaN;

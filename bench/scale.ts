@@ -1,7 +1,7 @@
 // Scale benchmark of the full broker job's no-op (issue 13 goal 2): how wall time, controller CPU, controller
 // memory and round trips grow from 1 to 100 hosts. One sandbox grows through the sizes (1, 3, 10, 30, 100 by
 // default); at each size the new hosts are converged (untimed), then the no-op runs `--reps` times. Variants
-// (`--variants default,forks=10,handshakes=0`) are alternated inside each repetition, so their ratios come from one
+// (`--variants default,forks=10,handshakes=30`) are alternated inside each repetition, so their ratios come from one
 // run on the same hosts.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/scale.js [--sizes 1,3,10,30,100] [--reps 3] [--variants default]
@@ -21,7 +21,7 @@ const sizes = argValue('--sizes', '1,3,10,30,100').split(',').map(Number);
 const reps = Number(argValue('--reps', '3'));
 const keep = process.argv.includes('--keep');
 const SANDBOX_NAME = argValue('--sandbox', 'scale');
-/** A variant is provision's defaults or one setting changed: `forks=N`, `handshakes=N` (PROVISION_SSH_HANDSHAKES). */
+/** A variant is provision's defaults or one setting changed: `forks=N`, `handshakes=N` (--ssh-handshakes N). */
 const variants = argValue('--variants', 'default').split(',');
 /** Converging runs (untimed) bound their forks: the sandbox's one apt proxy serves every host. */
 const convergeForks = argValue('--converge-forks', '20');
@@ -54,7 +54,7 @@ function variantArgs(v: string): { args: string[]; env: Record<string, string> }
   if (v === 'default') return { args: [], env: {} };
   const [k, n] = v.split('=');
   if (k === 'forks') return { args: ['--forks', n!], env: {} };
-  if (k === 'handshakes') return { args: [], env: { PROVISION_SSH_HANDSHAKES: n! } };
+  if (k === 'handshakes') return { args: ['--ssh-handshakes', n!], env: {} };
   throw new Error(`unknown variant ${v} (default, forks=N, handshakes=N)`);
 }
 

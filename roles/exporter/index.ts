@@ -15,6 +15,7 @@ import { systemCredentials } from '../../src/cluster/credentials.js';
 import { brokerVars, pick } from '../../src/cluster/variables.js';
 import { exporterEndpoint } from '../../src/cluster/endpoints.js';
 import { controllerBuild, resolveLocal } from '../../src/cluster/exporter-binary.js';
+import { fileStampStore } from '../../src/cluster/file-stamps.js';
 import { renderExporterEnv, renderExporterUnit, renderSysvScript } from './unit.js';
 
 const BINARY = '/usr/local/bin/mosquitto_exporter';
@@ -80,7 +81,9 @@ export default defineRole({
         v.exporter_source === 'binary'
           ? { src: resolveLocal(ctx, v.exporter_binary ?? ''), srcSha256: undefined }
           : await controllerBuild(ctx, { repoUrl: v.exporter_repo_url, ref: v.exporter_ref, version: v.exporter_version, cacheDir: v.exporter_build_cache }).then((b) => ({ src: b.binaryPath, srcSha256: b.sha256 }));
-      steps.push(copy({ name: 'exporter binary', src, srcSha256, dest: BINARY, owner: 'root', group: 'root', mode: '0755', notify: ['restart exporter'] }));
+      // The host's copy is hashed only when its stat stamp differs from the one remembered for it: no 10 MB sha256 per no-op.
+      const stamps = fileStampStore(ctx, BINARY);
+      steps.push(copy({ name: 'exporter binary', src, srcSha256, stamps, dest: BINARY, owner: 'root', group: 'root', mode: '0755', notify: ['restart exporter'] }));
       return steps;
     },
     configure: (ctx) => {

@@ -5,7 +5,7 @@ import { isPhase, PHASES } from '../engine/phase.js';
 import { DEFAULT_LOCK_WAIT_SECONDS } from '../controller/run-lock.js';
 import type { ConnectionDefaults } from '../inventory/connection.js';
 import { shlexSplit } from '../inventory/shlex.js';
-import { runOptions, type ConnectOptions, type RunOptions, type VaultOptions } from '../commands/options.js';
+import { DEFAULT_FORKS, DEFAULT_SSH_HANDSHAKES, runOptions, type ConnectOptions, type RunOptions, type VaultOptions } from '../commands/options.js';
 import type { AnsibleCfg } from './ansible-cfg.js';
 
 /** The vault flags, shared by every command that reads an inventory (ansible-playbook and ansible-inventory spell them so). */
@@ -52,10 +52,12 @@ export const CONNECT_OPTIONS = {
   ...CONNECTION_OPTIONS,
   'known-hosts': { type: 'string' },
   'accept-new-host-keys': { type: 'boolean' },
+  'ssh-handshakes': { type: 'string' },
 } as const;
 
 type ConnectValues = {
   inventory?: string[]; limit?: string; 'extra-vars'?: string[]; 'known-hosts'?: string; 'accept-new-host-keys'?: boolean; 'ask-become-pass'?: boolean;
+  'ssh-handshakes'?: string;
 } & Parameters<typeof vaultCliOptions>[0] & Parameters<typeof connectionDefaults>[0];
 
 /** The CONNECT_OPTIONS flags over ansible.cfg's keys: the part of a command's options run and verify share. */
@@ -71,7 +73,15 @@ export function connectOptions(values: ConnectValues, cfg?: AnsibleCfg): Connect
     ...vaultOption(values),
     ...(Object.keys(connection).length ? { connection } : {}),
     ...(values['ask-become-pass'] ? { askBecomePass: true } : {}),
+    ...(values['ssh-handshakes'] !== undefined ? { sshHandshakes: wholeNumber('--ssh-handshakes', values['ssh-handshakes']) } : {}),
   };
+}
+
+/** A count option's value: a whole number from 1 to 500 (--forks, --ssh-handshakes), else a clear error. */
+export function wholeNumber(flag: string, value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new OptionsError(`${flag} must be a whole number from 1 to 500, got '${value}'`);
+  return n;
 }
 
 export const RUN_OPTIONS = {
@@ -121,8 +131,7 @@ export function parseRunOptions(argv: string[], cfg?: AnsibleCfg): RunOptions & 
   for (const [flag, instead] of Object.entries(NOT_SUPPORTED)) {
     if (values[flag as keyof typeof values] !== undefined) throw new OptionsError(`--${flag} is not supported: ${instead}`);
   }
-  const forks = values.forks === undefined ? cfg?.forks ?? 10 : Number(values.forks);
-  if (!Number.isInteger(forks) || forks < 1 || forks > 500) throw new OptionsError(`--forks must be a whole number from 1 to 500, got '${values.forks}'`);
+  const forks = values.forks === undefined ? cfg?.forks ?? DEFAULT_FORKS : wholeNumber('--forks', values.forks);
   const waitLock = values['wait-lock'];
   if (waitLock !== undefined && !/^\d{1,6}$/.test(waitLock)) throw new OptionsError(`--wait-lock takes whole seconds (--wait-lock=SECONDS), got '${waitLock}'`);
   const out = {
@@ -235,7 +244,9 @@ Options:
       --skip-tags LIST     skip steps with these tags
   -C, --check              change nothing; report what would change
   -D, --diff               show unified diffs of changed files (secrets masked)
-  -f, --forks N            hosts in parallel (default 10)
+  -f, --forks N            hosts in parallel (default ${DEFAULT_FORKS}; ansible.cfg: forks)
+      --ssh-handshakes N   SSH handshakes in progress at once across all hosts (default ${DEFAULT_SSH_HANDSHAKES}; sshd's
+                           MaxStartups drops unauthenticated connections beyond 10 by default, a jump host's too)
   -e, --extra-vars K=V     highest-precedence variables (or @file.yaml); repeatable
       --vault-password-file FILE  Ansible Vault password: a file, or an executable that prints it; repeatable
   -J, --ask-vault-pass     prompt for the vault password (no echo)

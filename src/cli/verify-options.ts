@@ -23,6 +23,7 @@ Options:
   -e, --extra-vars K=V     variables over the inventory's, as for a run (or @file.yaml); repeatable
       --known-hosts FILE   known_hosts file (default ~/.ssh/known_hosts, or provision_known_hosts_file)
       --accept-new-host-keys  record unknown host keys; changed keys are always refused
+      --ssh-handshakes N   SSH handshakes in progress at once (default 10), as for a run
   -u, --user, --private-key, -b/--become, --become-user, -K, --ssh-common-args, -T/--timeout
                            how to connect, as for a run (ansible.cfg's keys too); a host's variables win
       --json FILE          write the checks and their results as JSON

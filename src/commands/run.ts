@@ -25,6 +25,7 @@ import { redact } from '../secrets.js';
 import { OptionsError, ProvisionError } from '../errors.js';
 import { checkPrivateKeyFiles } from '../transport/private-key.js';
 import { SshTransport } from '../transport/ssh.js';
+import { Semaphore } from '../util/semaphore.js';
 import { onInternalError } from './internal-error.js';
 import type { RunOptions } from './options.js';
 import { reportOutcome, type CommandResult } from './result.js';
@@ -96,6 +97,8 @@ async function runLocked(
   const tty = process.stdout.isTTY && !o.plain && !process.env.CI;
   const renderer = tty ? listrRenderer({ diff: o.diff, verbose: o.verbose }) : plainRenderer({ diff: o.diff, verbose: o.verbose });
   const recorder = runRecorder({ version: version(), check: o.check, phases: o.phases });
+  // --ssh-handshakes: this run's own bound; unset, the transport's run-wide default (SSH_HANDSHAKES).
+  const handshakes = o.sshHandshakes ? new Semaphore(o.sshHandshakes) : undefined;
   const writeOut = (report: RunReport) => {
     if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
     // On a terminal the recap fits its height (a 40-row one keeps the PLAY RECAP header on screen, with the prompt).
@@ -120,6 +123,7 @@ async function runLocked(
         SshTransport.connect(spec(host), {
           ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
           acceptNewHostKeys: o.acceptNewHostKeys,
+        ...(handshakes ? { handshakes } : {}),
         }),
       version: version(),
       projectDir: projectDir(),

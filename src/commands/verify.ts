@@ -16,6 +16,7 @@ import { OptionsError } from '../errors.js';
 import { ControlClient } from '../mqtt/control-client.js';
 import { Secret } from '../secrets.js';
 import { SshTransport } from '../transport/ssh.js';
+import { Semaphore } from '../util/semaphore.js';
 import type { Transport } from '../transport/types.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { rotationPaths } from '../pki/rotation.js';
@@ -69,12 +70,14 @@ export async function verifyCommand(o: VerifyOptions): Promise<CommandResult> {
   const defaults: ConnectionDefaults = { ...o.connection };
   if (o.askBecomePass) defaults.becomePassword = await askSecret('BECOME password: ');
   const transports = new Map<string, Transport>();
+  const handshakes = o.sshHandshakes ? new Semaphore(o.sshHandshakes) : undefined;
   const connect = async (h: string) => {
     let t = transports.get(h);
     if (!t) {
       t = await SshTransport.connect(connectionSpecFor(inv.hosts.get(h) as InventoryHost, inv.files[0]!, process.env, defaults), {
         ...(o.knownHosts ? { knownHostsFile: o.knownHosts } : {}),
         acceptNewHostKeys: o.acceptNewHostKeys,
+        ...(handshakes ? { handshakes } : {}),
       });
       transports.set(h, t);
     }

@@ -18,6 +18,12 @@ export interface Play {
   /** Batch sizes: numbers or percentages ("30%"); the last one repeats. Empty = all hosts at once. */
   serial: (number | string)[];
   maxFailPercentage?: number;
+  /**
+   * `early_build: false`: this play's build phase waits for the earlier plays to end, like its other phases. For a
+   * build phase that needs what an earlier play did (e.g. a package mirror an earlier play sets up). Absent: true,
+   * the build phase starts as soon as the play's hosts are free (./play-order.ts).
+   */
+  earlyBuild?: boolean;
   file: string;
   line: number;
 }
@@ -27,7 +33,7 @@ export interface Playbook {
   plays: Play[];
 }
 
-const PLAY_KEYS = new Set(['name', 'hosts', 'roles', 'serial', 'max_fail_percentage']);
+const PLAY_KEYS = new Set(['name', 'hosts', 'roles', 'serial', 'max_fail_percentage', 'early_build']);
 
 export function resolvePlaybookPath(given: string | undefined): string {
   const candidate = given ?? 'playbooks/site.yaml';
@@ -98,12 +104,16 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
     const mfpNode = get('max_fail_percentage');
     const mfp = mfpNode ? (mfpNode as { toJSON(): unknown }).toJSON() : undefined;
     if (mfp !== undefined && (typeof mfp !== 'number' || mfp < 0 || mfp > 100)) fail(mfpNode, "'max_fail_percentage' must be a number from 0 to 100", `${path}.max_fail_percentage`);
+    const earlyNode = get('early_build');
+    const early = earlyNode ? (earlyNode as { toJSON(): unknown }).toJSON() : undefined;
+    if (early !== undefined && typeof early !== 'boolean') fail(earlyNode, "'early_build' must be true or false", `${path}.early_build`);
     plays.push({
       name: isScalar(name) ? String(name.value) : String((hosts as { value: string }).value),
       hosts: String((hosts as { value: string }).value),
       roles,
       serial,
       ...(mfp !== undefined ? { maxFailPercentage: mfp as number } : {}),
+      ...(early !== undefined ? { earlyBuild: early as boolean } : {}),
       file,
       line: at(map)[0],
     });

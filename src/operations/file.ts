@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { recordStale, recordWritten } from '../engine/backups.js';
-import type { Change, HostContext, Step } from '../engine/types.js';
+import type { Change, FactQuery, HostContext, Step } from '../engine/types.js';
 import { StepError } from '../errors.js';
-import { DIFF_MAX_BYTES, type PathFacts, checkPath, fileFact, statFact, treeFact } from '../facts/files.js';
+import { DIFF_MAX_BYTES, type PathFacts, type StampedDigest, type StampedFileFacts, checkPath, fileFact, stampedFileFact, statFact, treeFact } from '../facts/files.js';
 import { MASK, containsSecret, redact } from '../secrets.js';
 import { shq } from '../transport/shell-quote.js';
 import { unifiedDiff } from './diff.js';
@@ -178,15 +178,24 @@ export function isText(b: Buffer): boolean {
   }
 }
 
-/** A controller-side file (binaries) copied when its sha256 differs from the remote one; streamed when large. */
+/** Where the controller remembers the stamp and digest of a host's copy (see stampedFileFact). */
+export interface StampStore {
+  get(): StampedDigest | undefined;
+  put(d: StampedDigest): void;
+}
+
 /**
- * A controller file copied to the host. `srcSha256`: the source's digest, when the caller already knows it (the
- * exporter build records it): a host whose copy has that digest is answered without reading and hashing the source.
+ * A controller file (binaries) copied to the host when its sha256 differs from the host's copy; streamed when large.
+ * `srcSha256`: the source's digest, when the caller already knows it (the exporter build records it): a host whose
+ * copy has that digest is answered without reading and hashing the source. `stamps`: the host's copy is hashed
+ * only when its stat stamp differs from the one remembered there (stampedFileFact), and a fresh trustworthy
+ * stamp is remembered for the next run.
  */
-export function copy(o: { src: string; srcSha256?: string; dest: string; owner?: string; group?: string; mode?: string; validate?: string; backup?: boolean; name?: string; notify?: string[]; tags?: string[] }): Step {
+export function copy(o: { src: string; srcSha256?: string; stamps?: StampStore; dest: string; owner?: string; group?: string; mode?: string; validate?: string; backup?: boolean; name?: string; notify?: string[]; tags?: string[] }): Step {
   checkPath(o.dest);
   if (o.mode) checkMode(o.mode);
-  const fact = fileFact(o.dest);
+  const stamps = o.stamps;
+  const fact: FactQuery<StampedFileFacts> = stamps ? stampedFileFact(o.dest, stamps.get()) : fileFact(o.dest);
   return {
     name: o.name ?? `copy ${o.dest}`,
     factsOnly: true,
@@ -195,6 +204,8 @@ export function copy(o: { src: string; srcSha256?: string; dest: string; owner?:
     facts: [fact],
     async plan(ctx, facts) {
       const f = facts.get(fact);
+      // What the host's copy is, seen now: true whatever this step then changes (a write gives it a new stamp).
+      if (stamps && f.remember) stamps.put(f.remember);
       if (o.srcSha256 && f.exists && f.type === 'file' && f.sha256 === o.srcSha256) {
         const attrs = attributeChange(o.dest, f, { owner: o.owner, group: o.group, mode: o.mode });
         return { changes: attrs ? [attrs] : [] };

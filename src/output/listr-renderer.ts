@@ -45,8 +45,13 @@ export function listrRenderer(o: ListrRendererOptions): Reporter & { flush(): Pr
     : { rendererOptions: { collapseSubtasks: false, collapseErrors: false } };
   const subtaskOptions: object = o.testOutput ? {} : { rendererOptions: { collapseSubtasks: false, collapseErrors: false } };
   let chain: Promise<void> = Promise.resolve();
-  let hosts = new Map<string, HostTaskState>();
-  let diffs: string[] = [];
+  // Two plays' phases can run at once (a play's build beside the earlier plays: src/engine/play-order.ts), but a
+  // host is in one phase at a time: step events find their line by host; a phase's end finishes only its own lines.
+  const current = new Map<string, HostTaskState>();
+  const phases = new Map<string, { hosts: Map<string, HostTaskState>; diffs: string[] }>();
+  const phaseKey = (play: string, phase: string) => `${play}\u0000${phase}`;
+  // The lists render one after the other: a list of another play than the last PLAY line names its play again.
+  let shownPlay: string | undefined;
   const enqueue = (fn: () => Promise<void>) => {
     chain = chain.then(fn, fn);
   };
@@ -60,18 +65,26 @@ export function listrRenderer(o: ListrRendererOptions): Reporter & { flush(): Pr
   return {
     connectStart: (names) => enqueue(async () => void write(c.bold(`Connecting to ${names.length} host(s)…\n`))),
     hostConnectFailed: (host, message, state) => enqueue(async () => void write(c.red(`✖ ${host} ${state}: ${withoutLabel(message, state)}\n`))),
-    playStart: (play, names) => enqueue(async () => void write(`\n${c.bold(`PLAY [${play}]`)} ${c.gray(names.join(', '))}\n`)),
-    phaseStart: (_play, phase: Phase, names) => {
-      hosts = new Map();
-      diffs = [];
-      const phaseHosts = hosts;
-      const phaseDiffs = diffs;
+    playStart: (play, names) =>
+      enqueue(async () => {
+        shownPlay = play;
+        write(`\n${c.bold(`PLAY [${play}]`)} ${c.gray(names.join(', '))}\n`);
+      }),
+    phaseStart: (play, phase: Phase, names) => {
+      const phaseHosts = new Map<string, HostTaskState>();
+      const phaseDiffs: string[] = [];
+      phases.set(phaseKey(play, phase), { hosts: phaseHosts, diffs: phaseDiffs });
       for (const h of names) {
         const state = { title: `${h}`, counts: { ok: 0, changed: 0, failed: 0, skipped: 0 } } as HostTaskState;
         state.done = new Promise<void>((r) => (state.finish = r));
         phaseHosts.set(h, state);
+        current.set(h, state);
       }
       enqueue(async () => {
+        if (shownPlay !== undefined && shownPlay !== play) {
+          shownPlay = play;
+          write(`\n${c.bold(`PLAY [${play}]`)} ${c.gray('(continued)')}\n`);
+        }
         const list = new Listr(
           [
             {
@@ -99,20 +112,20 @@ export function listrRenderer(o: ListrRendererOptions): Reporter & { flush(): Pr
       });
     },
     stepStart: (host, _phase, role, step) => {
-      const s = hosts.get(host);
+      const s = current.get(host);
       if (!s) return;
       s.title = `${host} ${c.gray('›')} ${role}: ${step}`;
       s.output = '';
       update(s);
     },
     stepProgress: (host, line) => {
-      const s = hosts.get(host);
+      const s = current.get(host);
       if (!s) return;
       s.output = line;
       update(s);
     },
     stepEnd: (r: StepRecord) => {
-      const s = hosts.get(r.host);
+      const s = current.get(r.host);
       if (!s) return;
       if (r.status === 'ok') s.counts.ok++;
       if (r.status === 'changed') {
@@ -128,10 +141,12 @@ export function listrRenderer(o: ListrRendererOptions): Reporter & { flush(): Pr
       s.title = `${r.host} ${c.gray('—')} ${tally(s)}`;
       s.output = '';
       update(s);
-      if (r.diff && o.diff) diffs.push(`${c.bold(`--- ${r.host}: ${roleLabel(r)}: ${r.step}`)}\n${colorDiff(r.diff)}`);
+      if (r.diff && o.diff) phases.get(phaseKey(r.play, r.phase ?? ''))?.diffs.push(`${c.bold(`--- ${r.host}: ${roleLabel(r)}: ${r.step}`)}\n${colorDiff(r.diff)}`);
     },
-    phaseEnd: () => {
-      for (const s of hosts.values()) s.finish?.();
+    phaseEnd: (play, phase) => {
+      const key = phaseKey(play, phase);
+      for (const s of phases.get(key)?.hosts.values() ?? []) s.finish?.();
+      phases.delete(key);
     },
     flush: async () => {
       await chain;

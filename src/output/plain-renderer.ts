@@ -5,12 +5,22 @@ import { c } from './colors.js';
 /** One line per event: for CI logs and pipes (no TTY). */
 export function plainRenderer(o: { diff: boolean; verbose: boolean; write?: (s: string) => void }): Reporter {
   const out = o.write ?? ((s: string) => process.stdout.write(`${s}\n`));
+  // Plays overlap (a play's build phase runs beside the earlier plays: src/engine/play-order.ts): a phase of another
+  // play than the last PLAY line says first names its play again. Step lines name their host either way.
+  let shownPlay: string | undefined;
+  const playLine = (play: string, tail: string) => {
+    shownPlay = play;
+    out(`\n${c.bold(`PLAY [${play}] ${'*'.repeat(Math.max(3, 60 - play.length))}`)} ${c.gray(tail)}`);
+  };
   return {
     connectStart: (hosts) => out(c.bold(`CONNECT [${hosts.join(', ')}]`)),
     hostConnectFailed: (host, message, state) => out(c.red(`${state}: [${host}] ${withoutLabel(message, state)}`)),
     hostConnected: (host, summary) => o.verbose && out(c.gray(`connected: [${host}] ${summary}`)),
-    playStart: (play, hosts) => out(`\n${c.bold(`PLAY [${play}] ${'*'.repeat(Math.max(3, 60 - play.length))}`)} ${c.gray(hosts.join(', '))}`),
-    phaseStart: (_play, phase) => out(c.bold(`PHASE [${phase}]`)),
+    playStart: (play, hosts) => playLine(play, hosts.join(', ')),
+    phaseStart: (play, phase) => {
+      if (shownPlay !== undefined && play !== shownPlay) playLine(play, '(continued)');
+      out(c.bold(`PHASE [${phase}]`));
+    },
     stepProgress: (host, line) => o.verbose && out(c.gray(`  … [${host}] ${line}`)),
     stepEnd: (r) => {
       const label = { ok: c.green('ok'), changed: c.yellow('changed'), failed: c.red('failed'), skipped: c.cyan('skipped'), unreachable: c.red('unreachable') }[r.status];

@@ -46,7 +46,7 @@ describe('parseRunOptions', () => {
     expect(parseRunOptions(['-i', 'h']).waitLockSeconds).toBeUndefined();
     expect(thrown(() => parseRunOptions(['-i', 'h', '--wait-lock=soon']))).toBeInstanceOf(OptionsError);
   });
-  it('defaults: every phase in order, 10 forks, nothing filtered, no check/diff', () => {
+  it('defaults: every phase in order, 100 forks, nothing filtered, no check/diff', () => {
     expect(parseRunOptions(['-i', 'hosts.yml'])).toEqual({
       inventories: ['hosts.yml'],
       phases: ['build', 'configure', 'runtime', 'cluster'],
@@ -54,7 +54,7 @@ describe('parseRunOptions', () => {
       skipTags: [],
       check: false,
       diff: false,
-      forks: 10,
+      forks: 100,
       listHosts: false,
       listTasks: false,
       verbose: false,
@@ -109,6 +109,35 @@ describe('parseRunOptions', () => {
       const err = thrown(() => parseRunOptions(['-i', 'h', '--phase', given]));
       expect(err, JSON.stringify(given)).toBeInstanceOf(OptionsError);
     }
+  });
+
+  it('--ssh-handshakes (run and verify): whole numbers from 1 to 500, unset by default (the transport bounds at 10)', async () => {
+    const { parseVerifyOptions } = await import('../../../src/cli/verify-options.js');
+    const cases: { argv: string[]; want?: number; error?: string }[] = [
+      { argv: [], want: undefined },
+      { argv: ['--ssh-handshakes', '1'], want: 1 },
+      { argv: ['--ssh-handshakes=500'], want: 500 },
+      { argv: ['--ssh-handshakes', '30'], want: 30 },
+      ...['0', '501', '2.5', 'ten', '', '1e2', ' 5'].map((bad) => ({ argv: [`--ssh-handshakes=${bad}`], error: `--ssh-handshakes must be a whole number from 1 to 500, got '${bad}'` })),
+    ];
+    for (const parse of [parseRunOptions, parseVerifyOptions]) {
+      for (const c of cases) {
+        const argv = ['-i', 'h', ...c.argv];
+        if (c.error === undefined) {
+          expect(parse(argv).sshHandshakes, JSON.stringify(argv)).toBe(c.want);
+          continue;
+        }
+        const err = thrown(() => parse(argv));
+        expect(err, JSON.stringify(argv)).toBeInstanceOf(OptionsError);
+        expect(err.message).toBe(c.error);
+        expect(exitCodeForError(err)).toBe(EXIT.options);
+      }
+    }
+  });
+
+  it('ansible.cfg forks wins over the default 100, the command line over both', () => {
+    expect(parseRunOptions(['-i', 'h'], { file: 'ansible.cfg', ignored: [], forks: 7 }).forks).toBe(7);
+    expect(parseRunOptions(['-i', 'h', '-f', '3'], { file: 'ansible.cfg', ignored: [], forks: 7 }).forks).toBe(3);
   });
 
   it('--forks accepts whole numbers from 1 to 500 only', () => {
@@ -257,9 +286,26 @@ describe('loadPlaybook errors name file:line:col and are input errors (exit 4)',
 `);
     const err = await rejected(loadPlaybook(f));
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toBe(`${f}:3:3 [0].become: unknown play keyword 'become' (allowed: name, hosts, roles, serial, max_fail_percentage)`);
+    expect(err.message).toBe(`${f}:3:3 [0].become: unknown play keyword 'become' (allowed: name, hosts, roles, serial, max_fail_percentage, early_build)`);
     expect(exitCodeForError(err)).toBe(EXIT.input);
     expect(EXIT.input).toBe(4);
+  });
+
+  it('early_build: true or false (absent: true); anything else names file, line and key', async () => {
+    const ok = write('early.yaml', `- hosts: brokers
+  roles: [base]
+- hosts: loadbalancers
+  early_build: false
+  roles: [base]
+`);
+    expect((await loadPlaybook(ok)).plays.map((p) => p.earlyBuild)).toEqual([undefined, false]);
+    const bad = write('early-bad.yaml', `- hosts: brokers
+  early_build: later
+  roles: [base]
+`);
+    const err = await rejected(loadPlaybook(bad));
+    expect(err.message).toBe(`${bad}:2:16 [0].early_build: 'early_build' must be true or false`);
+    expect(exitCodeForError(err)).toBe(EXIT.input);
   });
 
   it('an unknown role, as a name and as { role: … }', async () => {

@@ -46,10 +46,10 @@ describe('the defaults: what a command is given when no flag says otherwise', ()
     expect(parseDemoOptions([])).toEqual(demoOptions());
   });
 
-  it('the defaults are complete: every phase, 10 forks (exec 5), nothing filtered, no check/diff, sandbox "default"', () => {
+  it('the defaults are complete: every phase, 100 forks (exec 5), nothing filtered, no check/diff, sandbox "default"', () => {
     expect(runOptions({ inventories: ['h'] })).toEqual({
       inventories: ['h'], extraVars: [], phases: ['build', 'configure', 'runtime', 'cluster'], tags: [], skipTags: [], check: false, diff: false,
-      forks: 10, listHosts: false, listTasks: false, verbose: false, acceptNewHostKeys: false, plain: false,
+      forks: 100, listHosts: false, listTasks: false, verbose: false, acceptNewHostKeys: false, plain: false,
     });
     expect(verifyOptions({ inventories: ['h'] })).toEqual({ inventories: ['h'], extraVars: [], acceptNewHostKeys: false });
     expect(execOptions({ inventories: ['h'], pattern: 'p', command: 'c' })).toEqual({ inventories: ['h'], pattern: 'p', command: 'c', extraVars: [], forks: 5, acceptNewHostKeys: false });
@@ -58,7 +58,7 @@ describe('the defaults: what a command is given when no flag says otherwise', ()
     // A given value wins over its default, and the defaults are a fresh object each time.
     const a = runOptions({ inventories: ['h'], forks: 3 });
     a.phases.pop();
-    expect(runOptions({ inventories: ['h'] })).toMatchObject({ forks: 10, phases: ['build', 'configure', 'runtime', 'cluster'] });
+    expect(runOptions({ inventories: ['h'] })).toMatchObject({ forks: 100, phases: ['build', 'configure', 'runtime', 'cluster'] });
   });
 });
 

@@ -805,12 +805,24 @@ describe('serial batches and max_fail_percentage (Ansible semantics)', () => {
     expect(some.hosts.get('h3')!.scripts()).toEqual(['echo b', 'echo c']);
   });
 
-  it('like Ansible: a play aborted by max_fail_percentage ends the whole run — later plays do not start', async () => {
+  it('like Ansible: a play aborted by max_fail_percentage ends the whole run — later plays start no phase after it', async () => {
     // ansible-playbook (executor/playbook_executor.py): break_play -> `if break_play: break` out of the plays loop.
-    const later = role('later', { build: () => [action('later play step')] });
-    const r = await run([play('first', 'web', [phased(['h1', 'h2'])], { maxFailPercentage: 25 }), play('second', 'db', [later])], { phases: ['build', 'configure'] });
-    expect(r.report.steps.filter((s) => s.play === 'second')).toEqual([]);
-    expect(r.hosts.get('d1')?.scripts() ?? []).toEqual([]);
+    // Here the later play's build phase may already have run beside it (its hosts were free): nothing after it runs.
+    const later = role('later', { build: () => [action('later build')], configure: () => [action('later configure')] });
+    const plays = (earlyBuild?: boolean) => [
+      play('first', 'web', [phased(['h1', 'h2'])], { maxFailPercentage: 25 }),
+      { ...play('second', 'db', [later]), ...(earlyBuild === undefined ? {} : { earlyBuild }) },
+      play('third', 'web', [later]),
+    ];
+    const r = await run(plays(), { phases: ['build', 'configure'] });
+    expect(r.report.steps.filter((s) => s.play !== 'first').every((s) => s.play === 'second' && s.phase === 'build')).toBe(true);
+    expect(r.hosts.get('d1')!.scripts().filter((s) => s.startsWith('echo later'))).not.toContain('echo later configure');
+    // The third play shares the first one's hosts: it never starts.
+    expect(r.events.filter((e) => e.name === 'playStart').map((e) => e.args[0])).not.toContain('third');
+    // Opted out (early_build: false): exactly Ansible's order, the later play never starts.
+    const strict = await run(plays(false), { phases: ['build', 'configure'] });
+    expect(strict.report.steps.filter((s) => s.play !== 'first')).toEqual([]);
+    expect(strict.hosts.get('d1')!.scripts()).toEqual([]);
   });
 
   it('like Ansible: with serial, a batch whose every host is unreachable stops the play too', async () => {

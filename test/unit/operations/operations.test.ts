@@ -11,6 +11,7 @@ import { unifiedDiff } from '../../../src/operations/diff.js';
 import { SENSITIVE_DIFF, absent, copy, directory, file } from '../../../src/operations/file.js';
 import { firewall } from '../../../src/operations/firewall/index.js';
 import { renderNftables } from '../../../src/operations/firewall/nftables.js';
+import { listingDigest, nftablesFact } from '../../../src/facts/firewall.js';
 import { effectiveRules } from '../../../src/operations/firewall/rules.js';
 import { aptUpdateScript, packageListsRefreshed, packages, systemUpgraded } from '../../../src/operations/package.js';
 import { selinuxPort } from '../../../src/operations/selinux.js';
@@ -356,13 +357,47 @@ describe('firewall', () => {
   });
 
   it('nftables: no change once provisioned; reload when the live table drifted', async () => {
-    // Recorded on a Debian 12 host after applying these rules (nftables service left disabled there: mark it enabled).
-    const rules = [{ port: 8883 }, { port: 9234, sources: ['10.0.0.0/8'] }];
-    const recorded = fixture('debian12/nftables-provisioned.txt').replace('@@enabled\ndisabled', '@@enabled\nenabled');
+    // Recorded on a Debian 12 sandbox host provisioned by the broker job (these rules), nftables enabled.
+    const rules = [{ port: 8883, comment: 'MQTT over TLS' }, { port: 9234, comment: 'Prometheus exporter' }];
+    const recorded = fixture('debian12/nftables-provisioned.txt');
     const step = firewall({ backend: 'nftables', allow: rules, sshPort: 22, defaultInbound: 'drop' });
-    expect(await planWithRecordedFacts(step, debian, { 'firewall:nftables': { stdout: recorded } })).toEqual({ changes: [] });
-    const drifted = recorded.replace(/@@live\n\w+/, `@@live\n${'f'.repeat(64)}`);
-    expect(summaries(await planWithRecordedFacts(step, debian, { 'firewall:nftables': { stdout: drifted } }))).toEqual(['load table inet provision (live table differs from the file)']);
+    const plan = (stdout: string) => planWithRecordedFacts(step, debian, { 'firewall:nftables': { stdout } });
+    expect(await plan(recorded)).toEqual({ changes: [] });
+    // The live table as a hand edit leaves it: one rule deleted (`nft delete rule … handle N`), one added, the policy flipped.
+    const reload = ['load table inet provision (live table differs from the file)'];
+    const edits = [
+      (s: string) => s.replace(/^\t\ttcp dport 9234 accept.*\n/m, ''),
+      (s: string) => s.replace(/^(\t\ttcp dport 9234 accept.*\n)/m, '$1\t\ttcp dport 1883 accept\n'),
+      (s: string) => s.replace('policy drop;', 'policy accept;'),
+    ];
+    for (const edit of edits) {
+      const drifted = edit(recorded);
+      expect(drifted).not.toBe(recorded);
+      expect(summaries(await plan(drifted))).toEqual(reload);
+    }
+    // Table gone (nft flush ruleset): loaded again; loaded digest lost: loaded again (and recorded).
+    expect(summaries(await plan(recorded.replace(/@@listing\n[\s\S]*?(?=@@loaded)/, '@@listing\n')))).toEqual(['load table inet provision (table not loaded)']);
+    expect(summaries(await plan(recorded.replace(/@@loaded\n\w+\n/, '@@loaded\n')))).toEqual(reload);
+    // Not enabled at boot (the fact falls back to systemctl's answer): enabled.
+    for (const state of ['disabled', 'masked', '']) {
+      expect(summaries(await plan(recorded.replace('@@enabled\nenabled', `@@enabled\n${state}`))), state).toEqual(['enable nftables at boot']);
+    }
+  });
+
+  it('nftables fact: the live digest is the one the load action stores (sha256 of the listing plus one newline)', () => {
+    const listing = fixture('debian12/nftables-provisioned.txt').match(/@@listing\n([\s\S]*?)@@loaded/)![1]!;
+    const stored = fixture('debian12/nftables-provisioned.txt').match(/@@loaded\n(\w+)/)![1]!;
+    expect(listingDigest(listing)).toBe(stored);
+    expect(listingDigest(`${listing}\n\n`)).toBe(stored); // $(…) drops every trailing newline, printf adds one
+    // The load action computes it the same way on the host.
+    const sh = spawnSync('sh', ['-c', `out=$(cat); printf '%s\\n' "$out" | sha256sum | cut -c1-64`], { input: listing, encoding: 'utf8' });
+    expect(sh.stdout.trim()).toBe(stored);
+  });
+
+  it('nftables fact: no hashing, grep, cat or subshell on the host (each process costs it ~1 ms); systemctl only without a wants link', () => {
+    for (const costly of ['sha256sum', 'cut ', 'grep ', 'cat ', '$(']) expect(nftablesFact.script, costly).not.toContain(costly);
+    expect(nftablesFact.script.match(/(^|; )nft /gm)).toHaveLength(1);
+    expect(nftablesFact.script).toMatch(/set -- \/etc\/systemd\/system\/\*\.wants\/nftables\.service\nif \[ -e "\$1" \] .*then echo enabled\nelse systemctl is-enabled nftables/);
   });
 
   it('nftables ruleset: established, loopback, ICMP, then our ports', () => {

@@ -82,6 +82,31 @@ describe('listrRenderer', () => {
     expect(hosts.map((h) => finals.filter(([x]) => x === h).at(-1)![2])).toEqual(['mq1 — 2 steps: 2 changed', 'mq2 — 2 steps: 2 changed', 'mq3 — 2 steps: 2 changed']);
   });
 
+  it('two plays\' phases at once (a build beside the earlier play): each step counts in its own host\'s line, a phase end finishes only its own lines', async () => {
+    const { out, lines } = capture();
+    const r = listrRenderer({ diff: false, verbose: false, testOutput: out });
+    const build = (host: string, play: string, step: string) => rec(host, 'base', step, 'changed', { play, phase: 'build' });
+    r.playStart!('Mosquitto brokers', ['mq1']);
+    r.phaseStart!('Mosquitto brokers', 'build', ['mq1']);
+    r.playStart!('Load balancers', ['lb1']);
+    r.phaseStart!('Load balancers', 'build', ['lb1']);
+    r.stepEnd!(build('lb1', 'Load balancers', 'packages'));
+    r.stepEnd!(build('mq1', 'Mosquitto brokers', 'packages'));
+    r.phaseEnd!('Mosquitto brokers', 'build');
+    r.phaseStart!('Mosquitto brokers', 'configure', ['mq1']);
+    r.stepEnd!(build('lb1', 'Load balancers', 'more packages'));
+    r.stepEnd!(rec('mq1', 'mosquitto_config', 'mosquitto.conf', 'changed', { play: 'Mosquitto brokers' }));
+    r.stepEnd!(rec('mq1', 'mosquitto_config', 'mosquitto.conf 2', 'ok', { play: 'Mosquitto brokers' }));
+    r.phaseEnd!('Load balancers', 'build');
+    r.phaseEnd!('Mosquitto brokers', 'configure');
+    await r.flush();
+    const finals = hostEvents(lines()).filter(([h, e, d]) => e === 'TITLE' && d.startsWith(`${h} —`));
+    expect([...new Set(finals.map(([, , d]) => d))]).toEqual(['mq1 — 1 step: 1 changed', 'lb1 — 2 steps: 2 changed', 'mq1 — 2 steps: 1 changed, 1 unchanged']);
+    // The brokers' configure list comes after the load balancers' build list: it names its play again.
+    const headers = lines().filter((l) => l.startsWith('PLAY ['));
+    expect(headers).toEqual(['PLAY [Mosquitto brokers] mq1', 'PLAY [Load balancers] lb1', 'PLAY [Mosquitto brokers] (continued)']);
+  });
+
   it('per-host counts: each step once (a changed step is not also counted ok)', () => {
     expect(plain(tallyText({ ok: 13, changed: 13, skipped: 0, failed: 0 }))).toBe('13 steps: 13 changed');
     expect(plain(tallyText({ ok: 15, changed: 13, skipped: 1, failed: 0 }))).toBe('16 steps: 13 changed, 2 unchanged, 1 skipped');

@@ -18,6 +18,23 @@ describe('plainRenderer', () => {
     expect(lines).toEqual(['failed: [mq2] become (sudo) failed: sudo refused the become password (wrong ansible_become_password?)', 'unreachable: [mq3] connect ECONNREFUSED 10.77.0.4:22']);
   });
 
+  it('plays overlapping (a build beside the earlier play): a phase of another play than the last PLAY line names its play again', () => {
+    const { lines, r } = capture();
+    r.playStart!('Mosquitto brokers', ['mq1']);
+    r.phaseStart!('Mosquitto brokers', 'build', ['mq1']);
+    r.playStart!('Load balancers', ['lb1']);
+    r.phaseStart!('Load balancers', 'build', ['lb1']);
+    r.phaseStart!('Mosquitto brokers', 'configure', ['mq1']);
+    expect(lines.filter((l) => l.includes('[')).map((l) => l.replace(/ \*+/, '').trim())).toEqual([
+      'PLAY [Mosquitto brokers] mq1',
+      'PHASE [build]',
+      'PLAY [Load balancers] lb1',
+      'PHASE [build]',
+      'PLAY [Mosquitto brokers] (continued)',
+      'PHASE [configure]',
+    ]);
+  });
+
   it('a failed step: the host once, role and step, the message', () => {
     const { lines, r } = capture();
     r.stepEnd!({ host: 'mq2', play: 'p', phase: 'build', role: 'base', step: 'base tools', status: 'failed', changed: false, durationMs: 1200, message: 'command failed (exit 100): install jq\nE: Unable to locate package jq' });
