@@ -25,13 +25,30 @@ const APT_INSTALL_OPTS = '-y -o Dpkg::Options::=--force-confdef -o Dpkg::Options
 /**
  * `apt-get update` with a bound per attempt, tried 3 times: a mirror or proxy that stops answering mid-download can
  * leave apt waiting for good (seen with apt-cacher-ng closing a connection during a concurrent refresh); a fresh
- * attempt gets through. Only a timeout (exit 124/137) is retried; apt's own errors fail at once.
+ * attempt gets through. An attempt ends at its bound, or sooner when it stalls: nothing under the lists directory
+ * changed for `stallSeconds` (a download in progress grows a file there, so a slow mirror is never cut off).
+ * apt's own Acquire::http::Timeout does not catch that stall (tried: 10 s, the attempt still hung 200 s). Only an
+ * ended attempt (bound or stall) is retried; apt's own errors fail at once.
  */
 const APT_UPDATE_ATTEMPT_SECONDS = 150;
-export const aptUpdateScript = (attemptSeconds = APT_UPDATE_ATTEMPT_SECONDS): string =>
-  `n=0; while :; do n=$((n+1)); timeout -k 10 ${attemptSeconds} env ${APT} update && break; rc=$?; ` +
-  `if { [ $rc -ne 124 ] && [ $rc -ne 137 ]; } || [ $n -ge 3 ]; then exit $rc; fi; ` +
-  `echo "apt-get update: no answer within ${attemptSeconds} s (attempt $n of 3), trying again" >&2; done`;
+const APT_UPDATE_STALL_SECONDS = 20;
+export const aptUpdateScript = (attemptSeconds = APT_UPDATE_ATTEMPT_SECONDS, stallSeconds = APT_UPDATE_STALL_SECONDS, lists = '/var/lib/apt/lists'): string =>
+  [
+    `f=$(mktemp); trap 'rm -f "$f"' EXIT; n=0`,
+    'while :; do',
+    '  n=$((n+1)); : > "$f"',
+    `  timeout -k 10 ${attemptSeconds} env ${APT} update & p=$!`,
+    // The watchdog: its own sleeps hold no output open, so the channel closes as soon as apt ends.
+    `  ( last=; still=0; while sleep 1 </dev/null >/dev/null 2>&1; do kill -0 $p 2>/dev/null || exit 0; now=$(du -sb ${shq(lists)} 2>/dev/null); ` +
+      `if [ "$now" = "$last" ]; then still=$((still+1)); else still=0; last=$now; fi; ` +
+      `if [ $still -ge ${stallSeconds} ]; then echo stalled > "$f"; kill $p; exit 0; fi; done ) & w=$!`,
+    '  wait $p; rc=$?; kill $w 2>/dev/null; wait $w 2>/dev/null',
+    '  [ $rc -eq 0 ] && break',
+    `  if [ -s "$f" ]; then why="nothing arrived for ${stallSeconds} s"; elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then why="no answer within ${attemptSeconds} s"; else exit $rc; fi`,
+    '  [ $n -ge 3 ] && exit 124',
+    '  echo "apt-get update: $why (attempt $n of 3), trying again" >&2',
+    'done',
+  ].join('\n');
 
 export const packageCommands = {
   refresh: (pm: PackageManager) => (pm === 'apt' ? aptUpdateScript() : 'dnf -q -y makecache --refresh'),

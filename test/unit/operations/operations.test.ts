@@ -47,13 +47,25 @@ const APT_INSTALL =
 const APT_UPDATE = aptUpdateScript();
 
 describe('apt-get update bounded per attempt (a hung mirror or proxy)', () => {
-  /** Runs the refresh script with a fake apt-get on PATH that hangs on the first `hangs` calls. */
-  const runWithFakeApt = (hangs: number, exitCode = 0) => {
+  /**
+   * Runs the refresh script with a fake apt-get on PATH that hangs on the first `hangs` calls (`trickle`: while
+   * hanging it writes a byte to the lists directory every 0.5 s, a slow download, for 4 s, then succeeds).
+   */
+  const runWithFakeApt = (hangs: number, exitCode = 0, o: { attempt?: number; stall?: number; trickle?: boolean } = {}) => {
     const dir = mkdtempSync(join(tmpdir(), 'fake-apt-'));
-    writeFileSync(join(dir, 'apt-get'), `#!/bin/sh\nn=$(cat ${dir}/calls 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/calls\nif [ $n -le ${hangs} ]; then sleep 30; fi\nexit ${exitCode}\n`, { mode: 0o755 });
-    const r = spawnSync('sh', ['-c', aptUpdateScript(1)], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8' });
+    const lists = join(dir, 'lists');
+    const hang = o.trickle ? `for i in 1 2 3 4 5 6 7 8; do printf x >> ${lists}/partial; sleep 0.5; done` : 'sleep 30';
+    writeFileSync(join(dir, 'apt-get'), `#!/bin/sh\nn=$(cat ${dir}/calls 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${dir}/calls\nif [ $n -le ${hangs} ]; then ${hang}; fi\nexit ${exitCode}\n`, { mode: 0o755 });
+    spawnSync('mkdir', ['-p', lists]);
+    const r = spawnSync('sh', ['-c', aptUpdateScript(o.attempt ?? 1, o.stall, lists)], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8' });
     return { code: r.status, stderr: r.stderr, calls: Number(readFileSync(join(dir, 'calls'), 'utf8')) };
   };
+  it('an attempt during which nothing arrives is ended at the stall bound and tried again, long before its own bound', () => {
+    expect(runWithFakeApt(1, 0, { attempt: 60, stall: 2 })).toMatchObject({ code: 0, calls: 2, stderr: expect.stringContaining('nothing arrived for 2 s (attempt 1 of 3)') });
+  });
+  it('a slow download that keeps arriving is never taken for a stall', () => {
+    expect(runWithFakeApt(1, 0, { attempt: 60, stall: 2, trickle: true })).toMatchObject({ code: 0, calls: 1, stderr: '' });
+  });
   it('a hung attempt is ended and tried again; the third hang fails with timeout\'s exit code', () => {
     expect(runWithFakeApt(1)).toMatchObject({ code: 0, calls: 2, stderr: expect.stringContaining('attempt 1 of 3') });
     expect(runWithFakeApt(3)).toMatchObject({ code: 124, calls: 3 });
